@@ -1,0 +1,73 @@
+"""Private helpers shared by the package's modules."""
+
+import math
+import numbers
+
+import keras
+
+PACKAGE = "keras_gan_tricks"
+
+
+def register(cls):
+    """Registers `cls` with Keras serialization under this package's name."""
+    return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+
+def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Returns `value` as a float after checking its type and range.
+
+    Raises `TypeError` for a non-number (booleans included) and `ValueError`
+    for a non-finite number or one outside the range; both messages name the
+    argument and echo the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a real number. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite. Received: {name}={value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(
+            f"`{name}` must be in {left}{lo}, {hi}{right}. Received: {name}={value}"
+        )
+    return value
+
+
+def check_int(name, value, *, low=None):
+    """Returns `value` as an int after checking its type and lower bound."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be an integer. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
+    return value
+
+
+def as_seed_generator(seed, name="seed"):
+    """Returns a `keras.random.SeedGenerator` for `seed`.
+
+    A `SeedGenerator` is returned unchanged, so successive draws from it
+    differ. An integer or `None` makes a new generator, which creates a
+    variable: inside a compiled step pass a `SeedGenerator` you own.
+    """
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if seed is None or (
+        isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    ):
+        return keras.random.SeedGenerator(seed)
+    raise TypeError(
+        f"`{name}` must be an int, a keras.random.SeedGenerator or None. "
+        f"Received: {name}={seed!r} (of type {type(seed).__name__})"
+    )

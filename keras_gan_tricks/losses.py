@@ -1,0 +1,305 @@
+"""Adversarial losses: each a discriminator loss and a generator loss.
+
+Every loss takes the discriminator's raw outputs ("logits": one number per
+sample, no sigmoid) and returns a scalar averaged over the batch. The
+discriminator loss also takes the targets for real and fake samples, so that
+a label policy (`kgt.labels`) can smooth or perturb them; the generator loss
+never sees perturbed labels.
+
+Losses are looked up by name with `get`:
+
+| name | class | paper |
+|---|---|---|
+| `"non_saturating"` | `NonSaturating` | Goodfellow et al. 2014, sec. 3 |
+| `"minimax"` | `Minimax` | Goodfellow et al. 2014, eq. 1 |
+| `"least_squares"` | `LeastSquares` | Mao et al. 2017 (LSGAN) |
+| `"hinge"` | `Hinge` | Lim & Ye 2017; Miyato et al. 2018 |
+| `"wasserstein"` | `Wasserstein` | Arjovsky et al. 2017 (WGAN) |
+"""
+
+import keras
+from keras import ops
+
+from keras_gan_tricks._utils import register
+
+
+def _flat(logits):
+    """Casts to float32 and flattens to one value per sample."""
+    logits = ops.cast(logits, "float32")
+    return ops.reshape(logits, (ops.shape(logits)[0],))
+
+
+def _targets(labels, logits, default):
+    """Labels as float32 of the logits' (flat) shape; `default` if None."""
+    if labels is None:
+        return ops.full(ops.shape(logits), default, dtype="float32")
+    labels = ops.cast(labels, "float32")
+    if len(labels.shape) > 1:
+        labels = ops.reshape(labels, (ops.shape(labels)[0],))
+    return ops.broadcast_to(labels, ops.shape(logits))
+
+
+def sigmoid_cross_entropy(labels, logits):
+    """Elementwise binary cross-entropy of `labels` against `sigmoid(logits)`.
+
+    Written as `max(x, 0) - x * t + log(1 + exp(-|x|))`, which neither
+    overflows nor loses precision for large `|x|`, and takes soft labels.
+    """
+    return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+class GANLoss:
+    """Base class of the adversarial losses.
+
+    Subclasses implement `discriminator_loss` and `generator_loss`. Losses
+    hold only hyperparameters, so `get_config`/`from_config` round-trip them
+    and `keras.saving` stores them with a `kgt.GAN`.
+
+    Attributes:
+        uses_labels: bool. Whether `discriminator_loss` reads the targets, and
+            so whether a label policy can act on it.
+    """
+
+    uses_labels = True
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        """The discriminator's loss, a scalar.
+
+        Args:
+            real_logits: Tensor `(batch,)` or `(batch, 1)`. D's outputs on
+                real samples.
+            fake_logits: Tensor `(batch,)` or `(batch, 1)`. D's outputs on
+                generated samples.
+            real_labels: Optional tensor broadcastable to `real_logits`.
+                Targets for real samples; 1 when `None`.
+            fake_labels: Optional tensor broadcastable to `fake_logits`.
+                Targets for generated samples; 0 when `None`.
+        """
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits):
+        """The generator's loss, a scalar, from D's outputs on its samples."""
+        raise NotImplementedError
+
+    def score(self, logits):
+        """D's output in the loss's own units, for metrics.
+
+        A probability of "real" for the cross-entropy losses; the raw output
+        for the others. `kgt.GAN` reports its batch means as `d_real` and
+        `d_fake`.
+        """
+        return _flat(logits)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@register
+class NonSaturating(GANLoss):
+    """The non-saturating GAN loss (the default).
+
+    Goodfellow et al. 2014, "Generative Adversarial Nets", sec. 3: instead of
+    minimising `log(1 - D(G(z)))`, whose gradient vanishes early in training
+    when D rejects every sample, the generator maximises `log D(G(z))`.
+
+    With `x` the logits, `t` the targets and `BCE(t, x) = -t log s(x) -
+    (1 - t) log(1 - s(x))`, `s` the sigmoid:
+
+        L_D = mean(BCE(t_real, x_real)) + mean(BCE(t_fake, x_fake))
+        L_G = mean(BCE(1, x_fake)) = mean(softplus(-x_fake))
+
+    `L_D` is the sum of the two halves, as in the paper and TF-GAN, so with
+    one-sided smoothing `s` its floor is the entropy of the real targets,
+    `-(1 - s) log(1 - s) - s log s` (0.325 for `s = 0.1`).
+
+    Example:
+
+    >>> loss = kgt.losses.NonSaturating()
+    >>> round(float(loss.generator_loss(keras.ops.zeros((4,)))), 4)
+    0.6931
+    """
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+        real_labels = _targets(real_labels, real_logits, 1.0)
+        fake_labels = _targets(fake_labels, fake_logits, 0.0)
+        return ops.mean(sigmoid_cross_entropy(real_labels, real_logits)) + ops.mean(
+            sigmoid_cross_entropy(fake_labels, fake_logits)
+        )
+
+    def generator_loss(self, fake_logits):
+        return ops.mean(ops.softplus(-_flat(fake_logits)))
+
+    def score(self, logits):
+        return ops.sigmoid(_flat(logits))
+
+
+@register
+class Minimax(NonSaturating):
+    """The original minimax GAN loss.
+
+    Goodfellow et al. 2014, "Generative Adversarial Nets", eq. 1. The
+    discriminator's loss is `NonSaturating`'s; the generator minimises
+    `log(1 - D(G(z)))` directly:
+
+        L_G = mean(log(1 - s(x_fake))) = -mean(softplus(x_fake))
+
+    Its gradient vanishes while D confidently rejects the samples, which is
+    why the non-saturating form is the default; it is here for comparisons.
+    """
+
+    def generator_loss(self, fake_logits):
+        return -ops.mean(ops.softplus(_flat(fake_logits)))
+
+
+@register
+class LeastSquares(GANLoss):
+    """The least-squares GAN loss (LSGAN).
+
+    Mao et al. 2017, "Least Squares Generative Adversarial Networks", eq. 2
+    with the 0-1 coding `a = 0, b = c = 1`. D's raw output is regressed onto
+    the targets:
+
+        L_D = 0.5 mean((x_real - t_real)^2) + 0.5 mean((x_fake - t_fake)^2)
+        L_G = 0.5 mean((x_fake - 1)^2)
+    """
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+        real_labels = _targets(real_labels, real_logits, 1.0)
+        fake_labels = _targets(fake_labels, fake_logits, 0.0)
+        return 0.5 * ops.mean(ops.square(real_logits - real_labels)) + 0.5 * ops.mean(
+            ops.square(fake_logits - fake_labels)
+        )
+
+    def generator_loss(self, fake_logits):
+        return 0.5 * ops.mean(ops.square(_flat(fake_logits) - 1.0))
+
+
+@register
+class Hinge(GANLoss):
+    """The hinge GAN loss.
+
+    Lim & Ye 2017, "Geometric GAN"; used by Miyato et al. 2018 (SN-GAN) and
+    BigGAN:
+
+        L_D = mean(relu(1 - x_real)) + mean(relu(1 + x_fake))
+        L_G = -mean(x_fake)
+
+    The margins are fixed, so label policies do not apply (`uses_labels` is
+    False and `kgt.GAN.compile` rejects the combination).
+    """
+
+    uses_labels = False
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+        return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(
+            ops.relu(1.0 + fake_logits)
+        )
+
+    def generator_loss(self, fake_logits):
+        return -ops.mean(_flat(fake_logits))
+
+
+@register
+class Wasserstein(GANLoss):
+    """The Wasserstein GAN loss (the critic's estimate of the W1 distance).
+
+    Arjovsky et al. 2017, "Wasserstein GAN", eq. 3:
+
+        L_D = mean(x_fake) - mean(x_real)
+        L_G = -mean(x_fake)
+
+    The critic must be kept (near) 1-Lipschitz, for which use
+    `kgt.penalties.GradientPenalty` (Gulrajani et al. 2017) and several
+    critic steps per generator step (`d_steps=5`). Label policies do not
+    apply.
+    """
+
+    uses_labels = False
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        return ops.mean(_flat(fake_logits)) - ops.mean(_flat(real_logits))
+
+    def generator_loss(self, fake_logits):
+        return -ops.mean(_flat(fake_logits))
+
+
+_ALIASES = {
+    "non_saturating": NonSaturating,
+    "nonsaturating": NonSaturating,
+    "minimax": Minimax,
+    "least_squares": LeastSquares,
+    "lsgan": LeastSquares,
+    "hinge": Hinge,
+    "wasserstein": Wasserstein,
+    "wgan": Wasserstein,
+}
+
+
+def get(identifier):
+    """Returns a `GANLoss` for a name, a serialized config or an instance.
+
+    Args:
+        identifier: str, dict or `GANLoss`. A name from the module's table
+            (case-insensitive; `-` and `_` alike), a dict from `serialize`,
+            or a loss object (returned as is).
+
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: for anything else.
+    """
+    if isinstance(identifier, GANLoss):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.strip().lower().replace("-", "_")
+        if key not in _ALIASES:
+            names = sorted(set(_ALIASES) - {"nonsaturating", "lsgan", "wgan"})
+            raise ValueError(
+                f"Unknown GAN loss name. Expected one of {names}. "
+                f"Received: loss={identifier!r}"
+            )
+        return _ALIASES[key]()
+    if isinstance(identifier, dict):
+        loss = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(loss, GANLoss):
+            return loss
+    raise TypeError(
+        "`loss` must be a loss name or a kgt.losses.GANLoss. "
+        f"Received: loss={identifier!r} (of type {type(identifier).__name__})"
+    )
+
+
+def serialize(loss):
+    """Returns a JSON-able config for a `GANLoss`."""
+    return keras.saving.serialize_keras_object(loss)
+
+
+def deserialize(config):
+    """Inverse of `serialize`."""
+    return get(config)

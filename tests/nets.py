@@ -1,0 +1,48 @@
+"""Tiny networks for the tests."""
+
+import keras
+
+
+def mlp_generator(latent_dim=4, out_dim=2, width=16):
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(out_dim),
+        ],
+        name="mlp_generator",
+    )
+
+
+def mlp_discriminator(in_dim=2, width=16, out_units=1):
+    return keras.Sequential(
+        [
+            keras.Input((in_dim,)),
+            keras.layers.Dense(width),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Dense(out_units),
+        ],
+        name="mlp_discriminator",
+    )
+
+
+def conv_generator(latent_dim=8):
+    """A functional DCGAN-style generator for 8x8x1 images in [-1, 1]."""
+    z = keras.Input((latent_dim,))
+    x = keras.layers.Dense(4 * 4 * 8)(z)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Reshape((4, 4, 8))(x)
+    x = keras.layers.Conv2DTranspose(8, 4, strides=2, padding="same")(x)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Conv2D(1, 3, padding="same", activation="tanh")(x)
+    return keras.Model(z, x, name="conv_generator")
+
+
+def conv_discriminator():
+    x_in = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 4, strides=2, padding="same")(x_in)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.2)(x)
+    x = keras.layers.Dense(1)(x)
+    return keras.Model(x_in, x, name="conv_discriminator")
