@@ -1,0 +1,719 @@
+"""`kgt.GAN`: adversarial training of any generator and discriminator via `fit`."""
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gan_tricks import _backend
+from keras_gan_tricks import labels as labels_module
+from keras_gan_tricks import losses as losses_module
+from keras_gan_tricks import penalties as penalties_module
+from keras_gan_tricks._utils import check_int, register
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+_SEED_STATE_KEY = "seed_generator_state"
+
+# `Model.compile` arguments that have no meaning for a GAN; the GAN's own
+# arguments replace them.
+_REJECTED_COMPILE_ARGS = {
+    "optimizer": "pass `d_optimizer=` and `g_optimizer=` instead",
+    "metrics": "the GAN reports its own metrics",
+    "weighted_metrics": "the GAN reports its own metrics",
+    "loss_weights": "the GAN has one loss per network",
+}
+
+
+def _static_shape(tensor_or_spec):
+    return tuple(None if d is None else int(d) for d in tensor_or_spec.shape)
+
+
+def _shapes_compatible(a, b):
+    """Whether two shapes (without batch) agree where both are known."""
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=False)
+    )
+
+
+def _is_tensor_dataset(x):
+    """A `tf.data.Dataset`, recognised without importing TensorFlow."""
+    return hasattr(x, "element_spec") and hasattr(x, "take")
+
+
+@register
+class GAN(keras.Model):
+    """A generative adversarial network trained with `fit`.
+
+    Wraps any generator (latent vector to sample) and any discriminator
+    (sample to one logit per sample, no sigmoid): Sequential, functional or
+    subclassed. Each `fit` step updates the discriminator `d_steps` times on
+    the batch's real samples and fresh generated ones, then the generator
+    once, each network with its own optimizer. The step is written once in
+    `keras.ops`; only taking and applying gradients is per backend.
+
+    A conditional GAN feeds the data's labels to both networks: the generator
+    is called on `[z, labels]` and the discriminator on `[samples, labels]`.
+    It is conditional when the generator is a functional model with two
+    inputs, or when `condition_shape` is given; train it with
+    `fit(images, labels)` or a dataset of `(images, labels)`.
+
+    Args:
+        generator: `keras.Model`. Maps `(batch, latent_dim)` latent vectors
+            (and labels, if conditional) to samples.
+        discriminator: `keras.Model`. Maps samples (and labels) to logits of
+            shape `(batch,)` or `(batch, 1)`.
+        latent_dim: int >= 1, or None to read it from the generator's input.
+        latent_distribution: `"normal"` (standard normal, the default) or
+            `"uniform"` (uniform in [-1, 1]).
+        condition_shape: tuple of ints, or None. The shape of one label
+            without the batch axis (e.g. `(1,)` for class ids or
+            `(10,)` for one-hot), for a conditional GAN whose generator is
+            not functional.
+        condition_dtype: str. The labels' dtype when `condition_shape` is
+            given.
+        seed: int or None. Seeds the GAN's own random stream (latent
+            vectors, label policies, penalties) for reproducible training.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Example:
+
+    ```python
+    generator = keras.Sequential([
+        keras.Input((16,)), keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(2)])
+    discriminator = keras.Sequential([
+        keras.Input((2,)), keras.layers.Dense(64),
+        keras.layers.LeakyReLU(0.2), keras.layers.Dense(1)])
+    gan = kgt.GAN(generator, discriminator, latent_dim=16)
+    gan.compile(label_policy=kgt.labels.OneSidedSmoothing(0.1))
+    gan.fit(np.random.normal(size=(512, 2)), batch_size=64, epochs=2)
+    points = gan.generate(100, seed=0)
+    ```
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim=None,
+        latent_distribution="normal",
+        condition_shape=None,
+        condition_dtype="int32",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for arg, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, keras.layers.Layer):
+                raise TypeError(
+                    f"`{arg}` must be a keras.Model (or keras.layers.Layer). "
+                    f"Received: {arg}={net!r} (of type {type(net).__name__})"
+                )
+        if generator is discriminator:
+            raise ValueError(
+                "`generator` and `discriminator` must be two different models. "
+                f"Received the same object twice: {generator!r}"
+            )
+        if latent_distribution not in LATENT_DISTRIBUTIONS:
+            raise ValueError(
+                f"`latent_distribution` must be one of {LATENT_DISTRIBUTIONS}. "
+                f"Received: latent_distribution={latent_distribution!r}"
+            )
+        if seed is not None:
+            seed = check_int("seed", seed)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_distribution = latent_distribution
+        self.seed = seed
+        self.latent_dim = self._resolve_latent_dim(latent_dim)
+        self.condition_shape, self.condition_dtype = self._resolve_condition(
+            condition_shape, condition_dtype
+        )
+        self.seed_generator = keras.random.SeedGenerator(
+            seed, name="gan_seed_generator"
+        )
+
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.penalty_tracker = keras.metrics.Mean(name="penalty")
+
+        self._build_networks()
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.loss = None
+        self.label_policy = None
+        self.penalty = None
+        self.d_steps = 1
+        self._warned_ignored_labels = False
+
+    # Construction-time checks and building.
+
+    def _resolve_latent_dim(self, latent_dim):
+        inputs = getattr(self.generator, "inputs", None)
+        inferred = None
+        if inputs:
+            shape = _static_shape(inputs[0])
+            if len(shape) == 2 and shape[1] is not None:
+                inferred = shape[1]
+        if latent_dim is None:
+            if inferred is None:
+                raise ValueError(
+                    "Could not read `latent_dim` from the generator (it has no "
+                    "known `(batch, latent_dim)` input). Pass it: "
+                    "kgt.GAN(generator, discriminator, latent_dim=...). "
+                    "Received: latent_dim=None"
+                )
+            return inferred
+        latent_dim = check_int("latent_dim", latent_dim, low=1)
+        if inferred is not None and inferred != latent_dim:
+            raise ValueError(
+                f"`latent_dim` does not match the generator's input, which takes "
+                f"vectors of size {inferred}. Received: latent_dim={latent_dim}"
+            )
+        return latent_dim
+
+    def _resolve_condition(self, condition_shape, condition_dtype):
+        inputs = getattr(self.generator, "inputs", None)
+        if condition_shape is None:
+            if inputs and len(inputs) == 2:
+                spec = inputs[1]
+                return _static_shape(spec)[1:], keras.backend.standardize_dtype(
+                    spec.dtype
+                )
+            if inputs and len(inputs) > 2:
+                raise ValueError(
+                    "The generator must take a latent vector and, if "
+                    f"conditional, one label input; it has {len(inputs)} inputs."
+                )
+            return None, None
+        if isinstance(condition_shape, int) and not isinstance(condition_shape, bool):
+            condition_shape = (condition_shape,)
+        if not isinstance(condition_shape, (tuple, list)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1
+            for d in condition_shape
+        ):
+            raise TypeError(
+                "`condition_shape` must be a tuple of positive ints (one label's "
+                f"shape, no batch axis). Received: condition_shape={condition_shape!r}"
+            )
+        try:
+            condition_dtype = keras.backend.standardize_dtype(condition_dtype)
+        except ValueError as error:
+            raise ValueError(
+                f"`condition_dtype` is not a dtype. Received: "
+                f"condition_dtype={condition_dtype!r}"
+            ) from error
+        return tuple(condition_shape), condition_dtype
+
+    @property
+    def conditional(self):
+        """Whether labels are fed to both networks."""
+        return self.condition_shape is not None
+
+    def _g_inputs(self, z, condition):
+        return [z, condition] if self.conditional else z
+
+    def _d_inputs(self, samples, condition):
+        return [samples, condition] if self.conditional else samples
+
+    def _build_networks(self):
+        """Builds both networks symbolically and checks that they fit together."""
+        z = keras.KerasTensor((None, self.latent_dim), dtype="float32")
+        condition = None
+        if self.conditional:
+            condition = keras.KerasTensor(
+                (None, *self.condition_shape), dtype=self.condition_dtype
+            )
+        try:
+            fake = self.generator(self._g_inputs(z, condition))
+        except Exception as error:
+            raise ValueError(
+                "Could not call the generator on latent vectors of shape "
+                f"(batch, {self.latent_dim})"
+                + (
+                    f" with labels of shape (batch, *{self.condition_shape})"
+                    if self.conditional
+                    else ""
+                )
+                + f": {error}"
+            ) from error
+        if isinstance(fake, (list, tuple)):
+            raise ValueError(
+                f"The generator must return one tensor. It returned {len(fake)} outputs."
+            )
+        self.sample_shape = _static_shape(fake)[1:]
+
+        d_inputs = getattr(self.discriminator, "inputs", None)
+        if d_inputs:
+            expected = _static_shape(d_inputs[0])[1:]
+            if not _shapes_compatible(expected, self.sample_shape):
+                raise ValueError(
+                    "The generator's output shape does not match the "
+                    f"discriminator's input shape. Generator output: "
+                    f"(batch, {', '.join(map(str, self.sample_shape))}); "
+                    f"discriminator input: (batch, {', '.join(map(str, expected))})."
+                )
+        try:
+            logits = self.discriminator(self._d_inputs(fake, condition))
+        except Exception as error:
+            raise ValueError(
+                "The discriminator cannot take the generator's output of shape "
+                f"(batch, {', '.join(map(str, self.sample_shape))}): {error}"
+            ) from error
+        if isinstance(logits, (list, tuple)) or _static_shape(logits)[1:] not in (
+            (),
+            (1,),
+        ):
+            shape = (
+                [_static_shape(t) for t in logits]
+                if isinstance(logits, (list, tuple))
+                else _static_shape(logits)
+            )
+            raise ValueError(
+                "The discriminator must emit one logit per sample, of shape "
+                f"(batch,) or (batch, 1). It emits shape {shape}."
+            )
+        self.built = True
+
+    # Compilation.
+
+    def compile(
+        self,
+        d_optimizer=None,
+        g_optimizer=None,
+        loss="non_saturating",
+        label_policy=None,
+        penalty=None,
+        d_steps=1,
+        **kwargs,
+    ):
+        """Configures the GAN for training.
+
+        Args:
+            d_optimizer: `keras.optimizers.Optimizer`, name or config. The
+                discriminator's optimizer; `Adam(2e-4, beta_1=0.5)` (Radford
+                et al. 2016) when None.
+            g_optimizer: Same, for the generator. Must be a different object.
+            loss: str or `kgt.losses.GANLoss`. See `kgt.losses`.
+            label_policy: `kgt.labels.LabelPolicy` or None. Perturbs the
+                discriminator's targets (never the generator's).
+            penalty: `kgt.penalties.Penalty` or None. Added to the
+                discriminator's loss.
+            d_steps: int >= 1. Discriminator updates per generator update,
+                each on the batch's real samples and fresh latent vectors.
+            **kwargs: `keras.Model.compile` options that apply to a GAN:
+                `run_eagerly`, `jit_compile`, `steps_per_execution`.
+        """
+        for arg, why in _REJECTED_COMPILE_ARGS.items():
+            if arg in kwargs:
+                raise TypeError(
+                    f"kgt.GAN.compile() does not take `{arg}`: {why}. "
+                    f"Received: {arg}={kwargs[arg]!r}"
+                )
+        d_steps = check_int("d_steps", d_steps, low=1)
+        loss = losses_module.get(loss)
+        label_policy = labels_module.get(label_policy)
+        penalty = penalties_module.get(penalty)
+        if label_policy is not None and not loss.uses_labels:
+            raise ValueError(
+                f"The {type(loss).__name__} loss has fixed targets, so a label "
+                "policy would have no effect. Use a cross-entropy or least-squares "
+                f"loss, or drop it. Received: label_policy={label_policy!r}"
+            )
+        d_optimizer = self._get_optimizer("d_optimizer", d_optimizer)
+        g_optimizer = self._get_optimizer("g_optimizer", g_optimizer)
+        if d_optimizer is g_optimizer:
+            raise ValueError(
+                "`d_optimizer` and `g_optimizer` must be two different optimizer "
+                "objects: each holds its own network's slots. "
+                f"Received the same object twice: {d_optimizer!r}"
+            )
+        for arg, net in (
+            ("discriminator", self.discriminator),
+            ("generator", self.generator),
+        ):
+            if not net.trainable_variables:
+                raise ValueError(
+                    f"The {arg} has no trainable variables (is `{arg}.trainable` "
+                    "False?), so it cannot be trained."
+                )
+        self._glue = _backend.get()
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss = loss
+        self.label_policy = label_policy
+        self.penalty = penalty
+        self.d_steps = d_steps
+        # Create the slots now, outside any compiled function, so that they
+        # exist before weights are loaded into them.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @staticmethod
+    def _get_optimizer(arg, optimizer):
+        if optimizer is None:
+            return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+        try:
+            return keras.optimizers.get(optimizer)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"`{arg}` must be a keras optimizer, its name or its config. "
+                f"Received: {arg}={optimizer!r}"
+            ) from error
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "d_optimizer": serialize(self.d_optimizer),
+            "g_optimizer": serialize(self.g_optimizer),
+            "loss": serialize(self.loss),
+            "label_policy": None
+            if self.label_policy is None
+            else serialize(self.label_policy),
+            "penalty": None if self.penalty is None else serialize(self.penalty),
+            "d_steps": self.d_steps,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    # Metrics.
+
+    @property
+    def metrics(self):
+        trackers = [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.d_real_tracker,
+            self.d_fake_tracker,
+        ]
+        if self.penalty is not None:
+            trackers.append(self.penalty_tracker)
+        return trackers
+
+    # The step, written once in keras.ops.
+
+    def sample_latent_tensor(self, batch_size):
+        """Latent vectors drawn from the GAN's own seed generator (in-step)."""
+        shape = (batch_size, self.latent_dim)
+        if self.latent_distribution == "uniform":
+            return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
+        return keras.random.normal(shape, seed=self.seed_generator)
+
+    def _fake(self, batch_size, condition, training):
+        z = self.sample_latent_tensor(batch_size)
+        return self.generator(self._g_inputs(z, condition), training=training)
+
+    def _discriminate(self, samples, condition, training):
+        return self.discriminator(self._d_inputs(samples, condition), training=training)
+
+    def discriminator_objective(self, real, condition=None, training=True):
+        """The discriminator's loss on a real batch and a fresh fake batch.
+
+        Returns `(loss, aux)`, `loss` including the penalty, `aux` a dict with
+        `real_logits`, `fake_logits` and `penalty`. Label policies act only
+        when `training` is True.
+        """
+        batch_size = ops.shape(real)[0]
+        fake = ops.stop_gradient(self._fake(batch_size, condition, training))
+        real_logits = self._discriminate(real, condition, training)
+        fake_logits = self._discriminate(fake, condition, training)
+        real_labels = ops.ones((batch_size,), dtype="float32")
+        fake_labels = ops.zeros((batch_size,), dtype="float32")
+        if training and self.label_policy is not None:
+            real_labels, fake_labels = self.label_policy(
+                real_labels, fake_labels, seed=self.seed_generator
+            )
+        loss = self.loss.discriminator_loss(
+            real_logits, fake_logits, real_labels, fake_labels
+        )
+        penalty = ops.zeros((), dtype="float32")
+        if self.penalty is not None:
+            penalty = self.penalty(
+                lambda x: self._discriminate(x, condition, training),
+                real,
+                fake,
+                seed=self.seed_generator,
+            )
+            loss = loss + penalty
+        return loss, {
+            "real_logits": real_logits,
+            "fake_logits": fake_logits,
+            "penalty": penalty,
+        }
+
+    def generator_objective(self, batch_size, condition=None, training=True):
+        """The generator's loss on a fresh fake batch; returns `(loss, aux)`."""
+        fake_logits = self._discriminate(
+            self._fake(batch_size, condition, training), condition, training
+        )
+        return self.loss.generator_loss(fake_logits), {"fake_logits": fake_logits}
+
+    def _unpack(self, data):
+        """Splits a batch into samples and labels, checking it against the GAN."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(
+                "kgt.GAN does not use sample weights; the data gave a third "
+                "element (sample_weight). Pass (images,) or (images, labels)."
+            )
+        if isinstance(x, (list, tuple)):
+            if len(x) == 2 and y is None:
+                x, y = x
+            else:
+                raise ValueError(
+                    "Each batch must be images or (images, labels). "
+                    f"Received a batch x of {len(x)} tensors."
+                )
+        shape = _static_shape(x)[1:]
+        if not _shapes_compatible(shape, self.sample_shape):
+            raise ValueError(
+                "The data's sample shape does not match the generator's output. "
+                f"Data batch shape: {_static_shape(x)}; generator output: "
+                f"(batch, {', '.join(map(str, self.sample_shape))})."
+            )
+        if self.conditional:
+            if y is None:
+                raise ValueError(
+                    "This GAN is conditional: pass labels with the images, "
+                    "`fit(images, labels)` or a dataset of (images, labels)."
+                )
+        elif y is not None:
+            if not self._warned_ignored_labels:
+                warnings.warn(
+                    "kgt.GAN is unconditional, so the labels in the data are "
+                    "ignored. Build a conditional GAN to use them.",
+                    stacklevel=3,
+                )
+                self._warned_ignored_labels = True
+            y = None
+        x = ops.cast(
+            x,
+            self.generator.compute_dtype
+            if hasattr(self.generator, "compute_dtype")
+            else "float32",
+        )
+        return x, y
+
+    def _record(self, d_loss, g_loss, d_aux):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(
+            ops.mean(self.loss.score(d_aux["real_logits"]))
+        )
+        self.d_fake_tracker.update_state(
+            ops.mean(self.loss.score(d_aux["fake_logits"]))
+        )
+        if self.penalty is not None:
+            self.penalty_tracker.update_state(d_aux["penalty"])
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        real, condition = self._unpack(data)
+        for _ in range(self.d_steps):
+            d_loss, d_aux = self._glue.minimize(
+                lambda: self.discriminator_objective(real, condition),
+                self.discriminator.trainable_variables,
+                self.d_optimizer,
+            )
+        batch_size = ops.shape(real)[0]
+        g_loss, _ = self._glue.minimize(
+            lambda: self.generator_objective(batch_size, condition),
+            self.generator.trainable_variables,
+            self.g_optimizer,
+        )
+        return self._record(d_loss, g_loss, d_aux)
+
+    def test_step(self, data):
+        real, condition = self._unpack(data)
+        d_loss, d_aux = self.discriminator_objective(real, condition, training=False)
+        g_loss, _ = self.generator_objective(
+            ops.shape(real)[0], condition, training=False
+        )
+        return self._record(d_loss, g_loss, d_aux)
+
+    def call(self, inputs, training=False):
+        """Runs the generator: `gan(z)` (or `gan([z, labels])`) gives samples."""
+        return self.generator(inputs, training=training)
+
+    # Data checks before training.
+
+    def _check_data(self, x, y, arg="x"):
+        if x is None:
+            return
+        if _is_tensor_dataset(x):
+            spec = x.element_spec
+            if isinstance(spec, tuple):
+                spec = spec[0]
+            if isinstance(spec, tuple):
+                spec = spec[0]
+            if hasattr(spec, "shape") and spec.shape.rank is not None:
+                shape = tuple(spec.shape.as_list())[1:]
+                if not _shapes_compatible(shape, self.sample_shape):
+                    raise ValueError(
+                        f"The dataset's samples do not match the generator's output. "
+                        f"Dataset element shape: {tuple(spec.shape.as_list())}; "
+                        f"generator output: (batch, {', '.join(map(str, self.sample_shape))})."
+                    )
+            return
+        if isinstance(x, (list, tuple)) and len(x) == 2 and y is None:
+            x, y = x
+        if not isinstance(x, np.ndarray) and not (
+            hasattr(x, "shape") and hasattr(x, "dtype")
+        ):
+            return
+        array = np.asarray(x)
+        if array.ndim < 1 or not _shapes_compatible(array.shape[1:], self.sample_shape):
+            raise ValueError(
+                f"`{arg}` has shape {array.shape}, but the generator makes samples of "
+                f"shape (batch, {', '.join(map(str, self.sample_shape))})."
+            )
+        if np.issubdtype(array.dtype, np.floating):
+            finite = np.isfinite(array)
+            if not finite.all():
+                bad = int(array.size - np.count_nonzero(finite))
+                first = tuple(int(i) for i in np.argwhere(~finite)[0])
+                raise ValueError(
+                    f"`{arg}` holds {bad} NaN or infinite value(s) (the first at index "
+                    f"{first}: {array[first]}). Clean or drop those samples before training."
+                )
+        elif not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(
+                f"`{arg}` must hold numbers. Received: {arg} of dtype {array.dtype}"
+            )
+        if self.conditional and y is None:
+            raise ValueError(
+                "This GAN is conditional: pass labels with the images, "
+                "`fit(images, labels)`. Received: y=None"
+            )
+        if y is not None and hasattr(y, "shape") and len(y) != len(array):
+            raise ValueError(
+                f"`y` must hold one label per sample: {len(array)} samples but "
+                f"{len(y)} labels."
+            )
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._check_data(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_data(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # Sampling.
+
+    def sample_latent(self, n, seed=None):
+        """Returns `n` latent vectors as a NumPy array.
+
+        Drawn with NumPy from `seed`, so the same seed gives the same vectors
+        on every backend and after saving and loading.
+
+        Args:
+            n: int >= 1. How many vectors.
+            seed: int or None. None draws fresh entropy.
+        """
+        n = check_int("n", n, low=1)
+        if seed is not None:
+            seed = check_int("seed", seed, low=0)
+        rng = np.random.default_rng(seed)
+        shape = (n, self.latent_dim)
+        if self.latent_distribution == "uniform":
+            return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
+        return rng.standard_normal(shape).astype("float32")
+
+    def generate(self, n, seed=None, labels=None, batch_size=256):
+        """Returns `n` generated samples as a NumPy array (inference mode).
+
+        Args:
+            n: int >= 1. How many samples.
+            seed: int or None. Seeds the latent vectors (see `sample_latent`):
+                the same seed gives the same samples from the same weights.
+            labels: array of `n` labels, for a conditional GAN (required
+                there, rejected otherwise).
+            batch_size: int >= 1. Samples per generator call.
+        """
+        batch_size = check_int("batch_size", batch_size, low=1)
+        z = self.sample_latent(n, seed)
+        if self.conditional:
+            if labels is None:
+                raise ValueError(
+                    "This GAN is conditional: pass `labels`, one per sample. "
+                    "Received: labels=None"
+                )
+            labels = np.asarray(labels)
+            if (
+                labels.ndim == 1
+                and len(self.condition_shape) == 1
+                and self.condition_shape[0] == 1
+            ):
+                labels = labels[:, None]
+            if labels.shape != (n, *self.condition_shape):
+                raise ValueError(
+                    f"`labels` must have shape {(n, *self.condition_shape)}. "
+                    f"Received: labels of shape {labels.shape}"
+                )
+        elif labels is not None:
+            raise ValueError(
+                "This GAN is unconditional, so it takes no labels. "
+                f"Received: labels of shape {np.shape(labels)}"
+            )
+        generator = self._sampling_generator()
+        chunks = []
+        for start in range(0, n, batch_size):
+            chunk = z[start : start + batch_size]
+            if self.conditional:
+                chunk = [chunk, labels[start : start + batch_size]]
+            chunks.append(ops.convert_to_numpy(generator(chunk, training=False)))
+        return np.concatenate(chunks, axis=0)
+
+    def _sampling_generator(self):
+        """The network `generate` samples from."""
+        return self.generator
+
+    # Serialization.
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        # Keras does not save seed generators; the GAN's stream is part of
+        # its training state, so a resumed run draws what the original would.
+        store[_SEED_STATE_KEY] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if _SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
+        super().load_own_variables({k: store[k] for k in keys if k != _SEED_STATE_KEY})
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "latent_distribution": self.latent_distribution,
+            "condition_shape": None
+            if self.condition_shape is None
+            else list(self.condition_shape),
+            "condition_dtype": self.condition_dtype or "int32",
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("condition_shape") is not None:
+            config["condition_shape"] = tuple(config["condition_shape"])
+        return cls(**config)
