@@ -348,6 +348,7 @@ class GAN(keras.Model):
         self.label_policy = label_policy
         self.penalty = penalty
         self.d_steps = d_steps
+        self._keras_compile_args = dict(kwargs)
         # Create the slots now, outside any compiled function, so that they
         # exist before weights are loaded into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -378,6 +379,7 @@ class GAN(keras.Model):
             else serialize(self.label_policy),
             "penalty": None if self.penalty is None else serialize(self.penalty),
             "d_steps": self.d_steps,
+            **self._keras_compile_args,
         }
 
     def compile_from_config(self, config):
@@ -496,12 +498,7 @@ class GAN(keras.Model):
                 )
                 self._warned_ignored_labels = True
             y = None
-        x = ops.cast(
-            x,
-            self.generator.compute_dtype
-            if hasattr(self.generator, "compute_dtype")
-            else "float32",
-        )
+        x = ops.cast(x, self.generator.compute_dtype)
         return x, y
 
     def _record(self, d_loss, g_loss, d_aux):

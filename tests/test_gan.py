@@ -42,7 +42,7 @@ class SubclassedDiscriminator(keras.Model):
 
 
 def weights_of(model):
-    return [np.array(v) for v in model.weights]
+    return [v.numpy() for v in model.weights]
 
 
 # Training with fit.
@@ -351,7 +351,7 @@ def test_save_load_round_trip(tmp_path, points):
     ):
         assert len(opt.variables) == len(opt2.variables)
         for a, b in zip(opt.variables, opt2.variables, strict=True):
-            np.testing.assert_array_equal(np.array(a), np.array(b))
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert (
         int(loaded.d_optimizer.iterations) == 16
         and int(loaded.g_optimizer.iterations) == 8
@@ -523,3 +523,59 @@ def test_config_round_trip():
     clone = kgt.GAN.from_config(config)
     assert clone.name == "my_gan" and clone.seed == 3
     assert clone.latent_distribution == "uniform" and clone.latent_dim == 4
+
+
+@keras.saving.register_keras_serializable(package="kgt_tests")
+class RegisteredGenerator(SubclassedGenerator):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="kgt_tests")
+class RegisteredDiscriminator(SubclassedDiscriminator):
+    pass
+
+
+def test_save_load_subclassed_networks(tmp_path, points):
+    gan = kgt.GAN(
+        RegisteredGenerator(), RegisteredDiscriminator(), latent_dim=4, seed=2
+    )
+    gan.compile(d_steps=2)
+    gan.fit(points, batch_size=64, verbose=0)
+    path = os.fspath(tmp_path / "subclassed.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.generator) is RegisteredGenerator
+    assert loaded.d_steps == 2 and int(loaded.d_optimizer.iterations) == 8
+    np.testing.assert_array_equal(gan.generate(5, seed=0), loaded.generate(5, seed=0))
+
+
+def test_recompile_takes_effect(points):
+    gan = make_gan()
+    gan.compile()
+    gan.fit(points, batch_size=64, verbose=0)
+    gan.compile(d_steps=3, loss="hinge")
+    gan.fit(points, batch_size=64, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 4  # a new optimizer
+    assert int(gan.d_optimizer.iterations) == 12
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"jit_compile": True}, {"steps_per_execution": 4}, {"run_eagerly": True}],
+    ids=str,
+)
+def test_keras_compile_options(options, tmp_path, points):
+    gan = make_gan()
+    gan.compile(
+        penalty=kgt.penalties.GradientPenalty(),
+        label_policy=kgt.labels.RandomFlip(0.1),
+        **options,
+    )
+    history = gan.fit(points, batch_size=64, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert int(gan.g_optimizer.iterations) == 4
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    assert keras.saving.load_model(path).get_compile_config()[
+        next(iter(options))
+    ] == next(iter(options.values()))
