@@ -9,9 +9,18 @@ gan.fit(images, epochs=20)
 ```
 """
 
-from keras_gan_tricks import labels, losses, penalties
+from keras_gan_tricks import callbacks, images, labels, layers, losses, penalties
 from keras_gan_tricks.gan import GAN
 
 __version__ = "0.1.0"
 
-__all__ = ["GAN", "labels", "losses", "penalties", "__version__"]
+__all__ = [
+    "GAN",
+    "callbacks",
+    "images",
+    "labels",
+    "layers",
+    "losses",
+    "penalties",
+    "__version__",
+]

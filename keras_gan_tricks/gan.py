@@ -11,9 +11,12 @@ from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
 from keras_gan_tricks._utils import check_int, register
+from keras_gan_tricks.layers import InstanceNoise
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _SEED_STATE_KEY = "seed_generator_state"
+_BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake")
+EMA_GENERATOR = "ema_generator"
 
 # `Model.compile` arguments that have no meaning for a GAN; the GAN's own
 # arguments replace them.
@@ -72,6 +75,11 @@ class GAN(keras.Model):
             not functional.
         condition_dtype: str. The labels' dtype when `condition_shape` is
             given.
+        instance_noise: float >= 0, `kgt.layers.InstanceNoise` or None.
+            Gaussian noise of this stddev added to every sample the
+            discriminator sees (real and fake, in both updates) during
+            training, without editing the discriminator. Decay it with
+            `kgt.callbacks.InstanceNoiseDecay`.
         seed: int or None. Seeds the GAN's own random stream (latent
             vectors, label policies, penalties) for reproducible training.
         **kwargs: passed to `keras.Model` (e.g. `name`).
@@ -100,6 +108,7 @@ class GAN(keras.Model):
         latent_distribution="normal",
         condition_shape=None,
         condition_dtype="int32",
+        instance_noise=None,
         seed=None,
         **kwargs,
     ):
@@ -133,6 +142,18 @@ class GAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(
             seed, name="gan_seed_generator"
         )
+        self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
+        # Each batch's own values, for callbacks: Keras hands callbacks the
+        # epoch's running means instead.
+        self._batch_values = [
+            self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name=f"batch_{name}"
+            )
+            for name in _BATCH_VALUES
+        ]
+        # Layers holding the state of callbacks (EMA weights, balancer), so
+        # that it is saved, restored and reloaded with the GAN.
+        self.trick_states = {}
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -150,6 +171,28 @@ class GAN(keras.Model):
         self._warned_ignored_labels = False
 
     # Construction-time checks and building.
+
+    @staticmethod
+    def _resolve_instance_noise(instance_noise, seed):
+        if instance_noise is None or isinstance(instance_noise, InstanceNoise):
+            return instance_noise
+        if isinstance(instance_noise, dict):
+            return keras.saving.deserialize_keras_object(instance_noise)
+        if isinstance(instance_noise, bool) or not isinstance(
+            instance_noise, (int, float)
+        ):
+            raise TypeError(
+                "`instance_noise` must be a stddev (float >= 0), a "
+                "kgt.layers.InstanceNoise or None. "
+                f"Received: instance_noise={instance_noise!r}"
+            )
+        try:
+            return InstanceNoise(instance_noise, seed=seed, name="instance_noise")
+        except ValueError as error:
+            raise ValueError(
+                "`instance_noise` must be a stddev >= 0. "
+                f"Received: instance_noise={instance_noise!r}"
+            ) from error
 
     def _resolve_latent_dim(self, latent_dim):
         inputs = getattr(self.generator, "inputs", None)
@@ -219,14 +262,20 @@ class GAN(keras.Model):
     def _d_inputs(self, samples, condition):
         return [samples, condition] if self.conditional else samples
 
+    def symbolic_generator_inputs(self):
+        """Symbolic inputs of the generator: `z`, or `[z, labels]`."""
+        z = keras.KerasTensor((None, self.latent_dim), dtype="float32")
+        if not self.conditional:
+            return z
+        condition = keras.KerasTensor(
+            (None, *self.condition_shape), dtype=self.condition_dtype
+        )
+        return [z, condition]
+
     def _build_networks(self):
         """Builds both networks symbolically and checks that they fit together."""
-        z = keras.KerasTensor((None, self.latent_dim), dtype="float32")
-        condition = None
-        if self.conditional:
-            condition = keras.KerasTensor(
-                (None, *self.condition_shape), dtype=self.condition_dtype
-            )
+        inputs = self.symbolic_generator_inputs()
+        z, condition = inputs if self.conditional else (inputs, None)
         try:
             fake = self.generator(self._g_inputs(z, condition))
         except Exception as error:
@@ -416,6 +465,8 @@ class GAN(keras.Model):
         return self.generator(self._g_inputs(z, condition), training=training)
 
     def _discriminate(self, samples, condition, training):
+        if self.instance_noise is not None:
+            samples = self.instance_noise(samples, training=training)
         return self.discriminator(self._d_inputs(samples, condition), training=training)
 
     def discriminator_objective(self, real, condition=None, training=True):
@@ -502,14 +553,15 @@ class GAN(keras.Model):
         return x, y
 
     def _record(self, d_loss, g_loss, d_aux):
+        d_real = ops.mean(self.loss.score(d_aux["real_logits"]))
+        d_fake = ops.mean(self.loss.score(d_aux["fake_logits"]))
+        values = (d_loss, g_loss, d_real, d_fake)
+        for variable, value in zip(self._batch_values, values, strict=True):
+            variable.assign(ops.cast(value, variable.dtype))
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(
-            ops.mean(self.loss.score(d_aux["real_logits"]))
-        )
-        self.d_fake_tracker.update_state(
-            ops.mean(self.loss.score(d_aux["fake_logits"]))
-        )
+        self.d_real_tracker.update_state(d_real)
+        self.d_fake_tracker.update_state(d_fake)
         if self.penalty is not None:
             self.penalty_tracker.update_state(d_aux["penalty"])
         return {m.name: m.result() for m in self.metrics}
@@ -537,6 +589,17 @@ class GAN(keras.Model):
             ops.shape(real)[0], condition, training=False
         )
         return self._record(d_loss, g_loss, d_aux)
+
+    def batch_values(self):
+        """The last training batch's own `d_loss`, `g_loss`, `d_real`, `d_fake`.
+
+        Keras gives batch-level callbacks the epoch's running means; this
+        gives the values of the latest batch alone, as Python floats.
+        """
+        return {
+            name: float(ops.convert_to_numpy(variable))
+            for name, variable in zip(_BATCH_VALUES, self._batch_values, strict=True)
+        }
 
     def call(self, inputs, training=False):
         """Runs the generator: `gan(z)` (or `gan([z, labels])`) gives samples."""
@@ -627,7 +690,7 @@ class GAN(keras.Model):
             return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
         return rng.standard_normal(shape).astype("float32")
 
-    def generate(self, n, seed=None, labels=None, batch_size=256):
+    def generate(self, n, seed=None, labels=None, batch_size=256, use_ema=True):
         """Returns `n` generated samples as a NumPy array (inference mode).
 
         Args:
@@ -637,6 +700,8 @@ class GAN(keras.Model):
             labels: array of `n` labels, for a conditional GAN (required
                 there, rejected otherwise).
             batch_size: int >= 1. Samples per generator call.
+            use_ema: bool. Sample from the moving average of the generator's
+                weights when `kgt.callbacks.GeneratorEMA` keeps one.
         """
         batch_size = check_int("batch_size", batch_size, low=1)
         z = self.sample_latent(n, seed)
@@ -663,7 +728,9 @@ class GAN(keras.Model):
                 "This GAN is unconditional, so it takes no labels. "
                 f"Received: labels of shape {np.shape(labels)}"
             )
-        generator = self._sampling_generator()
+        generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
+        if generator is None:
+            generator = self.generator
         chunks = []
         for start in range(0, n, batch_size):
             chunk = z[start : start + batch_size]
@@ -672,9 +739,20 @@ class GAN(keras.Model):
             chunks.append(ops.convert_to_numpy(generator(chunk, training=False)))
         return np.concatenate(chunks, axis=0)
 
-    def _sampling_generator(self):
-        """The network `generate` samples from."""
-        return self.generator
+    # State kept for callbacks.
+
+    def attach_trick_state(self, name, layer):
+        """Keeps `layer` (a callback's state) in the GAN, saved with it.
+
+        Returns the layer already attached under `name` if there is one (for
+        example after loading), else `layer`.
+        """
+        if name in self.trick_states:
+            return self.trick_states[name]
+        self.trick_states[name] = layer
+        # A compiled step would not see state added after it was traced.
+        self.train_function = None
+        return layer
 
     # Serialization.
 
@@ -703,7 +781,14 @@ class GAN(keras.Model):
             if self.condition_shape is None
             else list(self.condition_shape),
             "condition_dtype": self.condition_dtype or "int32",
+            "instance_noise": None
+            if self.instance_noise is None
+            else keras.saving.serialize_keras_object(self.instance_noise),
             "seed": self.seed,
+            "trick_states": {
+                name: keras.saving.serialize_keras_object(layer)
+                for name, layer in self.trick_states.items()
+            },
         }
 
     @classmethod
@@ -713,4 +798,11 @@ class GAN(keras.Model):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         if config.get("condition_shape") is not None:
             config["condition_shape"] = tuple(config["condition_shape"])
-        return cls(**config)
+        trick_states = config.pop("trick_states", None) or {}
+        gan = cls(**config)
+        for name, layer_config in trick_states.items():
+            layer = keras.saving.deserialize_keras_object(layer_config)
+            if isinstance(layer, keras.Model) and not layer.built:
+                layer.build_from_config(layer_config.get("build_config", {}))
+            gan.attach_trick_state(name, layer)
+        return gan

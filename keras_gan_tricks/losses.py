@@ -17,7 +17,10 @@ Losses are looked up by name with `get`:
 | `"wasserstein"` | `Wasserstein` | Arjovsky et al. 2017 (WGAN) |
 """
 
+import math
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gan_tricks._utils import register
@@ -82,6 +85,16 @@ class GANLoss:
     def generator_loss(self, fake_logits):
         """The generator's loss, a scalar, from D's outputs on its samples."""
         raise NotImplementedError
+
+    def discriminator_floor(self, real_labels, fake_labels):
+        """The lowest expected D loss when targets are drawn like these.
+
+        Label noise is drawn independently of the samples, so even a
+        discriminator that tells real from fake perfectly cannot predict it;
+        this is its best expected loss given samples of the targets (NumPy
+        arrays). None when the loss has no lowest value.
+        """
+        return None
 
     def score(self, logits):
         """D's output in the loss's own units, for metrics.
@@ -148,6 +161,18 @@ class NonSaturating(GANLoss):
     def generator_loss(self, fake_logits):
         return ops.mean(ops.softplus(-_flat(fake_logits)))
 
+    def discriminator_floor(self, real_labels, fake_labels):
+        # Cross-entropy is linear in the target, so the expected loss is the
+        # loss at the mean target, lowest (its entropy) at D = mean target.
+        floor = 0.0
+        for labels in (real_labels, fake_labels):
+            p = float(np.mean(labels))
+            if not 0.0 <= p <= 1.0:
+                return None
+            if 0.0 < p < 1.0:
+                floor -= p * math.log(p) + (1 - p) * math.log(1 - p)
+        return floor
+
     def score(self, logits):
         return ops.sigmoid(_flat(logits))
 
@@ -195,6 +220,11 @@ class LeastSquares(GANLoss):
     def generator_loss(self, fake_logits):
         return 0.5 * ops.mean(ops.square(_flat(fake_logits) - 1.0))
 
+    def discriminator_floor(self, real_labels, fake_labels):
+        # The best constant output is the mean target; what is left is the
+        # targets' variance.
+        return 0.5 * float(np.var(real_labels)) + 0.5 * float(np.var(fake_labels))
+
 
 @register
 class Hinge(GANLoss):
@@ -222,6 +252,9 @@ class Hinge(GANLoss):
 
     def generator_loss(self, fake_logits):
         return -ops.mean(_flat(fake_logits))
+
+    def discriminator_floor(self, real_labels, fake_labels):
+        return 0.0
 
 
 @register

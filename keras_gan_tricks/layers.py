@@ -1,0 +1,141 @@
+"""Layers for discriminators: instance noise and the minibatch standard deviation."""
+
+import keras
+from keras import ops
+
+from keras_gan_tricks._utils import check_int, check_number, register
+
+
+@register
+class InstanceNoise(keras.layers.Layer):
+    """Gaussian noise on the discriminator's inputs, in training only.
+
+    Sønderby et al. 2017 ("Amortised MAP Inference for Image
+    Super-resolution", sec. 3.2) and Arjovsky & Bottou 2017: adding the same
+    noise to real and generated samples makes their distributions overlap,
+    so the discriminator cannot separate them perfectly and its gradients
+    stay informative. The noise is usually decayed to zero over training
+    (`kgt.callbacks.InstanceNoiseDecay`).
+
+    Put it first in any discriminator, or pass `instance_noise=` to
+    `kgt.GAN`, which applies this same layer to everything its discriminator
+    sees. At inference (`training=False`) it is the identity.
+
+    The standard deviation lives in a non-trainable variable, `.stddev`, so
+    it is saved and restored with the model and can be changed while
+    training (`layer.stddev.assign(0.05)`; `float(layer.stddev)` reads it).
+
+    Args:
+        stddev: float >= 0. The noise's standard deviation, in the units of
+            the inputs (images in [-1, 1]: 0.1 to 0.3 is typical to start).
+        seed: int or None. Seeds the layer's own random stream.
+
+    Call arguments:
+        inputs: Tensor of any shape.
+        training: bool. Adds noise only when True.
+
+    Example:
+
+    >>> layer = kgt.layers.InstanceNoise(0.2)
+    >>> x = keras.ops.zeros((2, 3))
+    >>> bool(keras.ops.all(layer(x, training=False) == x))
+    True
+    """
+
+    def __init__(self, stddev=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        stddev = check_number("stddev", stddev, low=0.0)
+        if seed is not None:
+            seed = check_int("seed", seed)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.stddev = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(stddev),
+            trainable=False,
+            name="stddev",
+        )
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        noise = keras.random.normal(
+            ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
+        )
+        return inputs + ops.cast(self.stddev, inputs.dtype) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "stddev": float(ops.convert_to_numpy(self.stddev)),
+            "seed": self.seed,
+        }
+
+
+@register
+class MinibatchStdDev(keras.layers.Layer):
+    """ProGAN's minibatch standard deviation, appended as one more feature.
+
+    Karras et al. 2018 ("Progressive Growing of GANs", sec. 3): the batch is
+    split into groups of about `group_size` samples; for each group the
+    standard deviation of every feature across the group's samples is
+    averaged into one number, which is appended to each sample of the group
+    as an extra channel (images) or feature (vectors). A generator that
+    collapses to a few modes makes this number small, which the
+    discriminator can see, so collapse stops paying off.
+
+    Any batch size works: sample `i` joins group `i mod ceil(n / group_size)`,
+    which is ProGAN's grouping when `group_size` divides the batch.
+
+    Args:
+        group_size: int >= 2. Samples per group (4 in ProGAN and StyleGAN).
+        epsilon: float > 0. Added to the variance before the square root.
+
+    Call arguments:
+        inputs: Tensor `(batch, ..., channels)`.
+
+    Returns:
+        `inputs` with one more channel, the group statistic.
+    """
+
+    def __init__(self, group_size=4, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = check_int("group_size", group_size, low=2)
+        self.epsilon = check_number("epsilon", epsilon, low=0.0, low_open=True)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        batch = ops.shape(x)[0]
+        num_groups = (batch + self.group_size - 1) // self.group_size
+        index = ops.arange(batch)
+        group = index % num_groups
+        # same[i, j] = 1 where samples i and j share a group: group means
+        # and variances become matrix products, for any batch size.
+        same = ops.cast(ops.equal(group[:, None], group[None, :]), "float32")
+        counts = ops.sum(same, axis=1, keepdims=True)
+        flat = ops.reshape(x, (batch, -1))
+        mean = ops.matmul(same, flat) / counts
+        variance = ops.matmul(same, ops.square(flat - mean)) / counts
+        stat = ops.mean(ops.sqrt(variance + self.epsilon), axis=1)
+        feature_shape = (batch, *inputs.shape[1:-1], 1)
+        stat = ops.broadcast_to(
+            ops.reshape(stat, (batch,) + (1,) * (len(inputs.shape) - 1)),
+            feature_shape,
+        )
+        return ops.concatenate([inputs, ops.cast(stat, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else channels + 1)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "group_size": self.group_size,
+            "epsilon": self.epsilon,
+        }
