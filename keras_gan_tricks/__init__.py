@@ -9,13 +9,22 @@ gan.fit(images, epochs=20)
 ```
 """
 
-from keras_gan_tricks import callbacks, images, labels, layers, losses, penalties
+from keras_gan_tricks import (
+    architectures,
+    callbacks,
+    images,
+    labels,
+    layers,
+    losses,
+    penalties,
+)
 from keras_gan_tricks.gan import GAN
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GAN",
+    "architectures",
     "callbacks",
     "images",
     "labels",

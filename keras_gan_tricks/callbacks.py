@@ -36,7 +36,9 @@ def _is_gan(model):
 def _training_step(model):
     """Steps taken so far: the generator's optimizer's (a `kgt.GAN`) or the
     model's optimizer's iteration count, saved with the model either way."""
-    optimizer = model.g_optimizer if _is_gan(model) else getattr(model, "optimizer", None)
+    optimizer = (
+        model.g_optimizer if _is_gan(model) else getattr(model, "optimizer", None)
+    )
     if optimizer is None:
         raise ValueError(
             "The model has no optimizer to count training steps with: compile it first."
@@ -79,7 +81,9 @@ class _ScalarState(keras.layers.Layer):
         super().__init__(**kwargs)
         self.names = list(names)
         self._values = {
-            name: self.add_weight(shape=(), initializer="zeros", trainable=False, name=name)
+            name: self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name=name
+            )
             for name in self.names
         }
         self.built = True
@@ -146,7 +150,9 @@ class InstanceNoiseDecay(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, initial=None, final=0.0, steps=None, kind="linear", schedule=None):
+    def __init__(
+        self, initial=None, final=0.0, steps=None, kind="linear", schedule=None
+    ):
         super().__init__()
         if schedule is not None:
             if initial is not None or steps is not None:
@@ -172,11 +178,15 @@ class InstanceNoiseDecay(keras.callbacks.Callback):
         self.final = check_number("final", final, low=0.0)
         self.steps = check_int("steps", steps, low=1)
         if kind not in DECAY_KINDS:
-            raise ValueError(f"`kind` must be one of {DECAY_KINDS}. Received: kind={kind!r}")
+            raise ValueError(
+                f"`kind` must be one of {DECAY_KINDS}. Received: kind={kind!r}"
+            )
         self.kind = kind
         schedules = keras.optimizers.schedules
         if kind == "linear":
-            self.schedule = schedules.PolynomialDecay(self.initial, self.steps, self.final, power=1.0)
+            self.schedule = schedules.PolynomialDecay(
+                self.initial, self.steps, self.final, power=1.0
+            )
         elif self.initial == 0.0 or self.initial == self.final:
             self.schedule = lambda step: self.initial
         elif kind == "exponential":
@@ -225,13 +235,20 @@ class InstanceNoiseDecay(keras.callbacks.Callback):
     def get_config(self):
         if self.kind is None:
             return {"schedule": keras.saving.serialize_keras_object(self.schedule)}
-        return {"initial": self.initial, "final": self.final, "steps": self.steps, "kind": self.kind}
+        return {
+            "initial": self.initial,
+            "final": self.final,
+            "steps": self.steps,
+            "kind": self.kind,
+        }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if "schedule" in config:
-            config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+            config["schedule"] = keras.saving.deserialize_keras_object(
+                config["schedule"]
+            )
         return cls(**config)
 
 
@@ -249,7 +266,9 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, schedule, scale=1.0):
         self.schedule = schedule
-        self.scale = keras.Variable(scale, trainable=False, dtype="float32", name="lr_scale")
+        self.scale = keras.Variable(
+            scale, trainable=False, dtype="float32", name="lr_scale"
+        )
 
     def __call__(self, step):
         return self.schedule(step) * ops.cast(self.scale, "float32")
@@ -262,7 +281,9 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config):
-        return cls(keras.saving.deserialize_keras_object(config["schedule"]), config["scale"])
+        return cls(
+            keras.saving.deserialize_keras_object(config["schedule"]), config["scale"]
+        )
 
 
 def _label_floor(model, samples=8192):
@@ -290,8 +311,9 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
     averages of that batch's own D and G losses (a `kgt.GAN` exposes them in
     `batch_values()`; Keras's batch logs hold running means instead). D has
     collapsed when its smoothed loss has stayed within `collapse_below` of
-    its floor for `patience` batches while G's smoothed loss did not fall.
-    Then D's learning rate is multiplied by `factor`, never below `min_lr`.
+    its floor for `patience` batches while G's smoothed loss did not fall
+    (by more than 10%). Then D's learning rate is multiplied by `factor`,
+    never below `min_lr`.
     Once D's loss has stayed more than `2 * collapse_below` above the floor
     for `patience` batches, the rate is multiplied by `recover`, up to the
     rate it started at.
@@ -309,9 +331,10 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
     as `d_lr`. With a `kgt.GAN` the state is kept in the GAN, so it is saved
     and restored with it (`BackupAndRestore`, `ModelCheckpoint`).
 
-    For a model that is not a `kgt.GAN`, pass `optimizer=` and `floor=`, and
-    have its `train_step` return the batch's own losses as `d_loss` and
-    `g_loss`.
+    D's loss is judged without any gradient penalty. For a model that is
+    not a `kgt.GAN`, pass `optimizer=` and `floor=`, and have its
+    `train_step` return the batch's own adversarial losses (no penalty) as
+    `d_loss` and `g_loss`.
 
     Args:
         collapse_below: float > 0. How close to the floor D's smoothed loss
@@ -355,14 +378,24 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         verbose=1,
     ):
         super().__init__()
-        self.collapse_below = check_number("collapse_below", collapse_below, low=0.0, low_open=True)
+        self.collapse_below = check_number(
+            "collapse_below", collapse_below, low=0.0, low_open=True
+        )
         self.patience = check_int("patience", patience, low=1)
-        self.factor = check_number("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
+        self.factor = check_number(
+            "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True
+        )
         self.min_lr = check_number("min_lr", min_lr, low=0.0)
-        self.recover = None if recover is None else check_number("recover", recover, low=1.0)
-        self.smoothing = check_number("smoothing", smoothing, low=0.0, high=1.0, high_open=True)
+        self.recover = (
+            None if recover is None else check_number("recover", recover, low=1.0)
+        )
+        self.smoothing = check_number(
+            "smoothing", smoothing, low=0.0, high=1.0, high_open=True
+        )
         self.floor = None if floor is None else check_number("floor", floor)
-        if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
+        if optimizer is not None and not isinstance(
+            optimizer, keras.optimizers.Optimizer
+        ):
             raise TypeError(
                 "`optimizer` must be a keras optimizer or None. "
                 f"Received: optimizer={optimizer!r}"
@@ -378,9 +411,9 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         self._synced = False
         # Wrap a schedule now: the compiled step is built after `set_model`.
         lr = self._optimizer._learning_rate
-        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule) and not isinstance(
-            lr, ScaledSchedule
-        ):
+        if isinstance(
+            lr, keras.optimizers.schedules.LearningRateSchedule
+        ) and not isinstance(lr, ScaledSchedule):
             self._optimizer.learning_rate = ScaledSchedule(lr)
             model.train_function = None
 
@@ -437,7 +470,8 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
     def _batch_losses(self, logs):
         if _is_gan(self.model):
             values = self.model.batch_values()
-            return values["d_loss"], values["g_loss"]
+            # The penalty is no part of the game's balance.
+            return values["d_loss"] - values["penalty"], values["g_loss"]
         logs = logs or {}
         if "d_loss" not in logs:
             raise ValueError(
@@ -471,18 +505,27 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
             state["collapse_streak"] += 1
             state["balance_streak"] = 0
             if state["collapse_streak"] >= self.patience:
-                if state["ema_g"] >= state["g_reference"]:
-                    self._rescale(self.factor, f"D's loss within {excess:.3g} of its floor "
-                                  f"{self._floor:.3g} for {self.patience} batches while G's loss "
-                                  f"rose to {state['ema_g']:.3g}")
+                # G's loss has not fallen meaningfully: G is not catching up.
+                if state["ema_g"] >= state["g_reference"] - 0.1 * abs(
+                    state["g_reference"]
+                ):
+                    self._rescale(
+                        self.factor,
+                        f"D's loss within {excess:.3g} of its floor "
+                        f"{self._floor:.3g} for {self.patience} batches while G's loss "
+                        f"rose to {state['ema_g']:.3g}",
+                    )
                 state["collapse_streak"] = 0
             return
         state["collapse_streak"] = 0
         if excess > 2 * self.collapse_below and self.recover not in (None, 1.0):
             state["balance_streak"] += 1
             if state["balance_streak"] >= self.patience and state["scale"] < 1.0:
-                self._rescale(self.recover, f"D's loss {excess:.3g} above its floor for "
-                              f"{self.patience} batches")
+                self._rescale(
+                    self.recover,
+                    f"D's loss {excess:.3g} above its floor for "
+                    f"{self.patience} batches",
+                )
                 state["balance_streak"] = 0
         else:
             state["balance_streak"] = 0
@@ -502,9 +545,13 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         self._apply_scale()
         new_lr = self.current_lr()
         step = _training_step(self.model) if _is_gan(self.model) else None
-        self.changes.append({"step": step, "old_lr": old_lr, "new_lr": new_lr, "reason": reason})
+        self.changes.append(
+            {"step": step, "old_lr": old_lr, "new_lr": new_lr, "reason": reason}
+        )
         if self.verbose:
-            print(f"\nDiscriminatorLRBalancer: {reason}: D learning rate {old_lr:.3g} -> {new_lr:.3g}")
+            print(
+                f"\nDiscriminatorLRBalancer: {reason}: D learning rate {old_lr:.3g} -> {new_lr:.3g}"
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -589,8 +636,20 @@ class GeneratorEMA(keras.callbacks.Callback):
                 )
         elif getattr(self, "ema_generator", None) is None:
             self.ema_generator = _clone_generator(model)
-        self._pairs = list(zip(self.ema_generator.trainable_weights, generator.trainable_weights, strict=True))
-        self._copies = list(zip(self.ema_generator.non_trainable_weights, generator.non_trainable_weights, strict=True))
+        self._pairs = list(
+            zip(
+                self.ema_generator.trainable_weights,
+                generator.trainable_weights,
+                strict=True,
+            )
+        )
+        self._copies = list(
+            zip(
+                self.ema_generator.non_trainable_weights,
+                generator.non_trainable_weights,
+                strict=True,
+            )
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         decay = self.decay
@@ -648,7 +707,9 @@ class SampleGrid(keras.callbacks.Callback):
     ):
         super().__init__()
         if not isinstance(directory, (str, os.PathLike)):
-            raise TypeError(f"`directory` must be a path. Received: directory={directory!r}")
+            raise TypeError(
+                f"`directory` must be a path. Received: directory={directory!r}"
+            )
         self.directory = os.fspath(directory)
         self.every = check_int("every", every, low=1)
         self.n = check_int("n", n, low=1)
@@ -678,7 +739,11 @@ class SampleGrid(keras.callbacks.Callback):
                 f"Received a model of type {type(self.model).__name__}"
             )
         latent_dim = generator.inputs[0].shape[-1]
-        z = np.random.default_rng(self.seed).standard_normal((self.n, latent_dim)).astype("float32")
+        z = (
+            np.random.default_rng(self.seed)
+            .standard_normal((self.n, latent_dim))
+            .astype("float32")
+        )
         return ops.convert_to_numpy(generator(z, training=False))
 
     def on_train_begin(self, logs=None):
@@ -689,7 +754,9 @@ class SampleGrid(keras.callbacks.Callback):
             return
         images = self.sample()
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
-        self.paths.append(save_image_grid(images, path, columns=self.columns, scale=self.scale))
+        self.paths.append(
+            save_image_grid(images, path, columns=self.columns, scale=self.scale)
+        )
         if self.tensorboard is not None:
             self._write_summary(images, epoch)
 
@@ -699,7 +766,9 @@ class SampleGrid(keras.callbacks.Callback):
         from keras_gan_tricks.images import image_grid
 
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.tensorboard, "train"))
+            self._writer = tf.summary.create_file_writer(
+                os.path.join(self.tensorboard, "train")
+            )
         grid = image_grid(images, columns=self.columns)
         with self._writer.as_default():
             tf.summary.image("generated_samples", grid[None], step=epoch)

@@ -15,7 +15,7 @@ from keras_gan_tricks.layers import InstanceNoise
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _SEED_STATE_KEY = "seed_generator_state"
-_BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake")
+_BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
 EMA_GENERATOR = "ema_generator"
 
 # `Model.compile` arguments that have no meaning for a GAN; the GAN's own
@@ -552,12 +552,13 @@ class GAN(keras.Model):
         x = ops.cast(x, self.generator.compute_dtype)
         return x, y
 
-    def _record(self, d_loss, g_loss, d_aux):
+    def _record(self, d_loss, g_loss, d_aux, training):
         d_real = ops.mean(self.loss.score(d_aux["real_logits"]))
         d_fake = ops.mean(self.loss.score(d_aux["fake_logits"]))
-        values = (d_loss, g_loss, d_real, d_fake)
-        for variable, value in zip(self._batch_values, values, strict=True):
-            variable.assign(ops.cast(value, variable.dtype))
+        if training:
+            values = (d_loss, g_loss, d_real, d_fake, d_aux["penalty"])
+            for variable, value in zip(self._batch_values, values, strict=True):
+                variable.assign(ops.cast(value, variable.dtype))
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(d_real)
@@ -580,7 +581,7 @@ class GAN(keras.Model):
             self.generator.trainable_variables,
             self.g_optimizer,
         )
-        return self._record(d_loss, g_loss, d_aux)
+        return self._record(d_loss, g_loss, d_aux, training=True)
 
     def test_step(self, data):
         real, condition = self._unpack(data)
@@ -588,10 +589,11 @@ class GAN(keras.Model):
         g_loss, _ = self.generator_objective(
             ops.shape(real)[0], condition, training=False
         )
-        return self._record(d_loss, g_loss, d_aux)
+        return self._record(d_loss, g_loss, d_aux, training=False)
 
     def batch_values(self):
-        """The last training batch's own `d_loss`, `g_loss`, `d_real`, `d_fake`.
+        """The last training batch's own `d_loss`, `g_loss`, `d_real`, `d_fake`
+        and `penalty` (0 without one; `d_loss` includes it).
 
         Keras gives batch-level callbacks the epoch's running means; this
         gives the values of the latest batch alone, as Python floats.

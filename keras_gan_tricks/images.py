@@ -38,16 +38,26 @@ def image_grid(images, columns=None, value_range=(-1.0, 1.0), padding=1):
     """
     images = _as_images(images)
     n, height, width, channels = images.shape
-    columns = math.ceil(math.sqrt(n)) if columns is None else check_int("columns", columns, low=1)
+    columns = (
+        math.ceil(math.sqrt(n))
+        if columns is None
+        else check_int("columns", columns, low=1)
+    )
     padding = check_int("padding", padding, low=0)
     low, high = value_range
     if not high > low:
-        raise ValueError(f"`value_range` must have high > low. Received: value_range={value_range!r}")
+        raise ValueError(
+            f"`value_range` must have high > low. Received: value_range={value_range!r}"
+        )
     pixels = np.clip((images - low) / (high - low), 0.0, 1.0)
     pixels = np.rint(np.nan_to_num(pixels) * 255).astype("uint8")
     rows = math.ceil(n / columns)
     grid = np.zeros(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        (
+            rows * (height + padding) + padding,
+            columns * (width + padding) + padding,
+            channels,
+        ),
         "uint8",
     )
     for i, image in enumerate(pixels):
@@ -80,7 +90,9 @@ def save_image_grid(images, path, columns=None, value_range=(-1.0, 1.0), scale=1
         grid = grid[..., 0]
     picture = Image.fromarray(grid)
     if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        picture = picture.resize(
+            (picture.width * scale, picture.height * scale), Image.NEAREST
+        )
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     picture.save(path)

@@ -579,3 +579,29 @@ def test_keras_compile_options(options, tmp_path, points):
     assert keras.saving.load_model(path).get_compile_config()[
         next(iter(options))
     ] == next(iter(options.values()))
+
+
+def test_batch_values_are_each_batchs_own(points):
+    gan = make_gan()
+    gan.compile(penalty=kgt.penalties.R1(1.0))
+    own, means = [], []
+
+    def record(batch, logs):
+        own.append(gan.batch_values())
+        means.append(logs["d_loss"])
+
+    gan.fit(
+        points,
+        batch_size=32,
+        verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=record)],
+    )
+    # Keras's batch logs are running means; the batch's own values undo them.
+    for b in range(1, len(means)):
+        expected = (b + 1) * means[b] - b * means[b - 1]
+        assert own[b]["d_loss"] == pytest.approx(expected, rel=1e-3, abs=1e-4)
+    assert own[-1]["d_loss"] != pytest.approx(means[-1], rel=1e-4)
+    assert all(v["penalty"] > 0 for v in own)
+    before = gan.batch_values()
+    gan.evaluate(points, verbose=0)
+    assert gan.batch_values() == before

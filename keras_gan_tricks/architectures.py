@@ -1,0 +1,387 @@
+"""DCGAN builders that follow the tricks, and a checker for known gotchas.
+
+The DCGAN guidelines (Radford et al. 2016) and Chollet's "bag of tricks":
+strided (transposed) convolutions instead of pooling, kernel sizes divisible
+by the stride (else checkerboard artifacts), LeakyReLU rather than ReLU in
+the discriminator (sparse gradients hinder GAN training), batch
+normalization in the generator, dropout in the discriminator, and `tanh` at
+the generator's output for data scaled to [-1, 1].
+"""
+
+import collections
+import warnings
+
+import keras
+
+from keras_gan_tricks._utils import check_int, check_number
+from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
+
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+_POOLING = (
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D,
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.AveragePooling3D,
+)
+
+
+def _check_image_shape(image_shape):
+    if (
+        not isinstance(image_shape, (tuple, list))
+        or len(image_shape) != 3
+        or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1
+            for d in image_shape
+        )
+    ):
+        raise ValueError(
+            "`image_shape` must be (height, width, channels) of positive ints. "
+            f"Received: image_shape={image_shape!r}"
+        )
+    return tuple(image_shape)
+
+
+def _halvings(height, width):
+    """Stride-2 stages between a 4x4-or-larger odd/base grid and the image."""
+    stages = 0
+    while height % 2 == 0 and width % 2 == 0 and height // 2 >= 4 and width // 2 >= 4:
+        height, width, stages = height // 2, width // 2, stages + 1
+    return stages, height, width
+
+
+def _check_kernel(kernel_size):
+    kernel_size = check_int("kernel_size", kernel_size, low=2)
+    if kernel_size % 2:
+        raise ValueError(
+            "`kernel_size` must be divisible by the stride, 2, or strided "
+            "convolutions leave checkerboard artifacts. "
+            f"Received: kernel_size={kernel_size}"
+        )
+    return kernel_size
+
+
+def _activation(name):
+    if name == "leaky_relu":
+        return keras.layers.LeakyReLU(0.2)
+    if name == "relu":
+        return keras.layers.ReLU()
+    raise ValueError(
+        f"`activation` must be 'leaky_relu' or 'relu'. Received: activation={name!r}"
+    )
+
+
+def dcgan_generator(
+    latent_dim,
+    image_shape,
+    base_filters=64,
+    kernel_size=4,
+    batch_norm=True,
+    activation="leaky_relu",
+    output_kernel_size=3,
+    name="dcgan_generator",
+):
+    """A DCGAN generator: Dense, then stride-2 transposed convolutions, tanh.
+
+    The latent vector is projected to a small grid (4x4 up to 7x7, whatever
+    the image size halves down to) with `base_filters * 2**(stages - 1)`
+    channels, then doubled in size by `stages` transposed convolutions
+    (kernel divisible by the stride, channels halving each time), each
+    followed by batch normalization and the activation; a final convolution
+    maps to the image's channels with `tanh`. For 28x28x1: Dense to
+    7x7x128, two transposed convolutions to 14x14x128 and 28x28x64, and a
+    3x3 convolution to 28x28x1.
+
+    Args:
+        latent_dim: int >= 1. Size of the latent vector.
+        image_shape: tuple `(height, width, channels)`.
+        base_filters: int >= 1. Channels of the last upsampling stage.
+        kernel_size: int, even. Kernel of the transposed convolutions.
+        batch_norm: bool. Batch normalization after each stage.
+        activation: `"leaky_relu"` (slope 0.2, Chollet) or `"relu"` (Radford).
+        output_kernel_size: int >= 1. Kernel of the output convolution.
+        name: str. The model's name.
+
+    Returns:
+        A functional `keras.Model` from `(batch, latent_dim)` to images in
+        [-1, 1].
+    """
+    latent_dim = check_int("latent_dim", latent_dim, low=1)
+    height, width, channels = _check_image_shape(image_shape)
+    base_filters = check_int("base_filters", base_filters, low=1)
+    kernel_size = _check_kernel(kernel_size)
+    output_kernel_size = check_int("output_kernel_size", output_kernel_size, low=1)
+    _activation(activation)
+    stages, h, w = _halvings(height, width)
+
+    z = keras.Input((latent_dim,), name="latent")
+    filters = base_filters * 2 ** max(stages - 1, 0)
+    x = keras.layers.Dense(h * w * filters, use_bias=not batch_norm)(z)
+    if batch_norm:
+        x = keras.layers.BatchNormalization()(x)
+    x = _activation(activation)(x)
+    x = keras.layers.Reshape((h, w, filters))(x)
+    for stage in range(stages):
+        x = keras.layers.Conv2DTranspose(
+            base_filters * 2 ** (stages - 1 - stage),
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=not batch_norm,
+        )(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = _activation(activation)(x)
+    image = keras.layers.Conv2D(
+        channels, output_kernel_size, padding="same", activation="tanh", name="image"
+    )(x)
+    return keras.Model(z, image, name=name)
+
+
+def dcgan_discriminator(
+    image_shape,
+    base_filters=64,
+    kernel_size=4,
+    stages=None,
+    dropout=0.3,
+    spectral_norm=False,
+    batch_norm=False,
+    instance_noise=None,
+    minibatch_stddev=False,
+    name="dcgan_discriminator",
+):
+    """A DCGAN discriminator: stride-2 convolutions with LeakyReLU, one logit.
+
+    `stages` stride-2 convolutions (kernel divisible by the stride,
+    `base_filters` channels doubling each time), each followed by
+    LeakyReLU(0.2), then optionally the minibatch standard deviation, a
+    flatten, dropout and a Dense layer with one output and no activation
+    (the losses take logits). No pooling and no ReLU (sparse gradients).
+
+    Args:
+        image_shape: tuple `(height, width, channels)`.
+        base_filters: int >= 1. Channels of the first convolution.
+        kernel_size: int, even. Kernel of the strided convolutions.
+        stages: int >= 1 or None. Stride-2 convolutions; None halves the
+            image down to 4x4-7x7 (at least one).
+        dropout: float in [0, 1). Dropout before the output layer.
+        spectral_norm: bool. Wrap every convolution and the output layer in
+            `keras.layers.SpectralNormalization` (Miyato et al. 2018).
+        batch_norm: bool. Batch normalization after each convolution but the
+            first (Radford et al.).
+        instance_noise: float >= 0 or None. Put a `kgt.layers.InstanceNoise`
+            of this stddev at the input.
+        minibatch_stddev: bool. Add `kgt.layers.MinibatchStdDev` before the
+            output (ProGAN).
+        name: str. The model's name.
+
+    Returns:
+        A functional `keras.Model` from images to logits `(batch, 1)`.
+    """
+    height, width, _ = image_shape = _check_image_shape(image_shape)
+    base_filters = check_int("base_filters", base_filters, low=1)
+    kernel_size = _check_kernel(kernel_size)
+    if stages is None:
+        stages = max(_halvings(height, width)[0], 1)
+    stages = check_int("stages", stages, low=1)
+    dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
+
+    def maybe_sn(layer):
+        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+
+    image = keras.Input(image_shape, name="image")
+    x = image
+    if instance_noise is not None:
+        x = InstanceNoise(instance_noise, name="instance_noise")(x)
+    for stage in range(stages):
+        x = maybe_sn(
+            keras.layers.Conv2D(
+                base_filters * 2**stage, kernel_size, strides=2, padding="same"
+            )
+        )(x)
+        if batch_norm and stage > 0:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    if minibatch_stddev:
+        x = MinibatchStdDev()(x)
+    x = keras.layers.Flatten()(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    logit = maybe_sn(keras.layers.Dense(1, name="logit"))(x)
+    return keras.Model(image, logit, name=name)
+
+
+Finding = collections.namedtuple("Finding", ["code", "network", "layer", "message"])
+Finding.__doc__ = """One gotcha found by `check_architecture`.
+
+Fields: `code` (a short identifier), `network` ("generator" or
+"discriminator"), `layer` (the layer's name, or None) and `message`.
+"""
+
+
+class ArchitectureWarning(UserWarning):
+    """Warned by `check_architecture` for each finding."""
+
+
+def _walk(layer):
+    for child in getattr(layer, "layers", None) or []:
+        if child is not layer:
+            yield child
+            yield from _walk(child)
+    inner = getattr(layer, "layer", None)  # wrappers such as SpectralNormalization
+    if isinstance(inner, keras.layers.Layer):
+        yield inner
+        yield from _walk(inner)
+
+
+def _activation_name(layer):
+    if isinstance(layer, keras.layers.ReLU):
+        slope = getattr(layer, "negative_slope", 0.0)
+        return "relu" if not slope else "leaky_relu"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def _output_layer(network):
+    """The layer producing a functional or Sequential model's output."""
+    if not getattr(network, "outputs", None):
+        return None
+    layer = network.layers[-1] if network.layers else None
+    while isinstance(getattr(layer, "layers", None), list) and layer.layers:
+        layer = layer.layers[-1]
+    if isinstance(getattr(layer, "layer", None), keras.layers.Layer):
+        layer = layer.layer
+    return layer
+
+
+def _shape(tensor):
+    return tuple(tensor.shape)[1:]
+
+
+def check_architecture(generator, discriminator, data_range=(-1.0, 1.0), warn=True):
+    """Finds known GAN gotchas in a generator and discriminator.
+
+    Checks, for the layers it can see (functional, Sequential and nested
+    models; subclassed models expose their layers too):
+
+    - `kernel_stride`: a strided (transposed) convolution whose kernel size
+      is not divisible by its stride: uneven overlap, checkerboard artifacts
+      (Odena et al. 2016), in either network;
+    - `pooling`: max or average pooling in the discriminator (use strided
+      convolutions; pooling gives sparse gradients);
+    - `relu`: ReLU in the discriminator (use LeakyReLU; sparse gradients);
+    - `output_activation`: a generator output activation that does not match
+      the data's range (`tanh` for [-1, 1], `sigmoid` for [0, 1]);
+    - `sigmoid_output`: a sigmoid at the discriminator's output, while every
+      `kgt.losses` loss takes logits;
+    - `shape_mismatch`: the generator's output shape differs from the
+      discriminator's input shape.
+
+    Args:
+        generator: `keras.Model`.
+        discriminator: `keras.Model`.
+        data_range: pair of floats, or None. The data's range, to check the
+            generator's output activation against; None skips that check.
+        warn: bool. Also warn (`ArchitectureWarning`) for each finding.
+
+    Returns:
+        A list of `Finding`s, empty for a clean pair.
+    """
+    for arg, net in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(net, keras.layers.Layer):
+            raise TypeError(
+                f"`{arg}` must be a keras.Model. Received: {arg}={net!r} "
+                f"(of type {type(net).__name__})"
+            )
+    findings = []
+
+    def add(code, network, layer, message):
+        findings.append(
+            Finding(code, network, None if layer is None else layer.name, message)
+        )
+
+    for network_name, network in (
+        ("generator", generator),
+        ("discriminator", discriminator),
+    ):
+        for layer in _walk(network):
+            if isinstance(layer, _CONVOLUTIONS):
+                strides, kernel = tuple(layer.strides), tuple(layer.kernel_size)
+                if any(s > 1 and k % s for k, s in zip(kernel, strides, strict=True)):
+                    add(
+                        "kernel_stride",
+                        network_name,
+                        layer,
+                        f"{network_name} layer {layer.name!r} has kernel size {kernel} "
+                        f"not divisible by its strides {strides}: expect checkerboard "
+                        "artifacts. Use a kernel divisible by the stride (e.g. 4 with stride 2).",
+                    )
+            if network_name == "discriminator" and isinstance(layer, _POOLING):
+                add(
+                    "pooling",
+                    network_name,
+                    layer,
+                    f"discriminator layer {layer.name!r} is a {type(layer).__name__}: "
+                    "pooling gives sparse gradients; downsample with strided convolutions.",
+                )
+            if network_name == "discriminator" and _activation_name(layer) == "relu":
+                add(
+                    "relu",
+                    network_name,
+                    layer,
+                    f"discriminator layer {layer.name!r} uses ReLU: its sparse gradients "
+                    "hinder GAN training; use LeakyReLU(0.2).",
+                )
+
+    if data_range is not None:
+        expected = {(-1.0, 1.0): "tanh", (0.0, 1.0): "sigmoid"}.get(
+            tuple(float(v) for v in data_range)
+        )
+        output = _output_layer(generator)
+        if expected and output is not None and _activation_name(output) != expected:
+            add(
+                "output_activation",
+                "generator",
+                output,
+                f"the generator's output layer {output.name!r} has activation "
+                f"{_activation_name(output)!r}, but data in {tuple(data_range)} "
+                f"calls for {expected!r}.",
+            )
+    output = _output_layer(discriminator)
+    if output is not None and _activation_name(output) == "sigmoid":
+        add(
+            "sigmoid_output",
+            "discriminator",
+            output,
+            f"the discriminator's output layer {output.name!r} applies a sigmoid, but "
+            "the kgt losses take logits: remove it (from_logits is built in).",
+        )
+    g_outputs = getattr(generator, "outputs", None)
+    d_inputs = getattr(discriminator, "inputs", None)
+    if g_outputs and d_inputs:
+        g_shape, d_shape = _shape(g_outputs[0]), _shape(d_inputs[0])
+        if len(g_shape) != len(d_shape) or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(g_shape, d_shape, strict=False)
+        ):
+            findings.append(
+                Finding(
+                    "shape_mismatch",
+                    "generator",
+                    None,
+                    f"the generator makes samples of shape {g_shape} but the "
+                    f"discriminator takes {d_shape}.",
+                )
+            )
+    if warn:
+        for finding in findings:
+            warnings.warn(finding.message, ArchitectureWarning, stacklevel=2)
+    return findings

@@ -1,0 +1,518 @@
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_gan_tricks as kgt
+from keras_gan_tricks.callbacks import (
+    DiscriminatorLRBalancer,
+    GeneratorEMA,
+    InstanceNoiseDecay,
+    SampleGrid,
+    ScaledSchedule,
+)
+from tests.nets import (
+    conv_discriminator,
+    conv_generator,
+    mlp_discriminator,
+    mlp_generator,
+)
+
+
+def two_clusters(n=1024, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[1.0, 1.0], [-1.0, -1.0]], "float32")
+    return (centres[rng.integers(0, 2, n)] + 0.1 * rng.standard_normal((n, 2))).astype(
+        "float32"
+    )
+
+
+# InstanceNoiseDecay
+
+
+@pytest.mark.parametrize(
+    "kind,expected",
+    [
+        ("linear", {0: 0.4, 50: 0.25, 100: 0.1, 400: 0.1}),
+        ("exponential", {0: 0.4, 50: 0.2, 100: 0.1, 400: 0.1}),
+        (
+            "cosine",
+            {
+                0: 0.4,
+                50: 0.25,
+                100: 0.1,
+                400: 0.1,
+                25: 0.1 + 0.3 * (1 + math.cos(math.pi / 4)) / 2,
+            },
+        ),
+    ],
+)
+def test_decay_values_at_chosen_steps(kind, expected):
+    decay = InstanceNoiseDecay(initial=0.4, final=0.1, steps=100, kind=kind)
+    for step, value in expected.items():
+        assert decay.value(step) == pytest.approx(value, rel=1e-5), step
+
+
+def test_decay_to_zero_and_with_a_keras_schedule():
+    assert InstanceNoiseDecay(0.3, 0.0, 10).value(10) == 0.0
+    assert InstanceNoiseDecay(0.3, 0.0, 10, kind="cosine").value(10) == pytest.approx(
+        0.0, abs=1e-7
+    )
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([5], [0.3, 0.1])
+    decay = InstanceNoiseDecay(schedule=schedule)
+    assert decay.value(3) == pytest.approx(0.3) and decay.value(7) == pytest.approx(0.1)
+    assert InstanceNoiseDecay(schedule=lambda step: 1.0 / (1 + step)).value(
+        3
+    ) == pytest.approx(0.25)
+    clone = InstanceNoiseDecay.from_config(decay.get_config())
+    assert clone.value(7) == pytest.approx(0.1)
+    clone = InstanceNoiseDecay.from_config(
+        InstanceNoiseDecay(0.5, 0.1, 20, kind="cosine").get_config()
+    )
+    assert clone.kind == "cosine" and clone.value(10) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,text",
+    [
+        ({"initial": -0.1, "steps": 10}, ValueError, "initial=-0.1"),
+        ({"initial": 0.1, "final": -1.0, "steps": 10}, ValueError, "final=-1.0"),
+        ({"initial": 0.1, "steps": 0}, ValueError, "steps=0"),
+        ({"initial": 0.1, "steps": 10, "kind": "step"}, ValueError, "kind='step'"),
+        ({"initial": 0.1, "steps": 10, "kind": "exponential"}, ValueError, "final=0.0"),
+        ({"initial": 0.1}, ValueError, "steps=None"),
+        ({"schedule": 0.3}, TypeError, "schedule=0.3"),
+        ({"schedule": lambda s: 0.1, "initial": 0.3}, ValueError, "initial=0.3"),
+    ],
+)
+def test_decay_bad_arguments(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        InstanceNoiseDecay(**kwargs)
+
+
+def test_decay_drives_every_noise_layer_and_logs_it():
+    noisy_d = keras.Sequential(
+        [keras.Input((2,)), kgt.layers.InstanceNoise(0.9), mlp_discriminator()]
+    )
+    gan = kgt.GAN(mlp_generator(), noisy_d, instance_noise=0.9)
+    gan.compile()
+    decay = InstanceNoiseDecay(initial=0.5, final=0.1, steps=8)
+    history = gan.fit(
+        two_clusters(256), batch_size=64, epochs=3, verbose=0, callbacks=[decay]
+    )
+    layers = kgt.callbacks.find_instance_noise(gan)
+    assert len(layers) == 2
+    # Set before each batch from the step count: the last of 12 batches was step 11.
+    for layer in layers:
+        assert float(layer.stddev) == pytest.approx(0.1)
+    assert history.history["noise_stddev"] == pytest.approx(
+        [decay.value(3), decay.value(7), decay.value(11)]
+    )
+
+
+def test_decay_continues_after_save_and_load(tmp_path):
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0)
+    gan.compile()
+    data = two_clusters(320)
+    gan.fit(
+        data, batch_size=64, verbose=0, callbacks=[InstanceNoiseDecay(1.0, 0.0, 20)]
+    )
+    assert float(gan.instance_noise.stddev) == pytest.approx(0.8)  # step 4
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert float(loaded.instance_noise.stddev) == pytest.approx(0.8)
+    loaded.fit(
+        data[:64],
+        batch_size=64,
+        verbose=0,
+        callbacks=[InstanceNoiseDecay(1.0, 0.0, 20)],
+    )
+    assert float(loaded.instance_noise.stddev) == pytest.approx(0.75)  # step 5, not 0
+
+
+def test_decay_without_noise_layers_is_an_error():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
+    gan.compile()
+    with pytest.raises(ValueError, match="found no kgt.layers.InstanceNoise"):
+        gan.fit(
+            two_clusters(64), verbose=0, callbacks=[InstanceNoiseDecay(0.1, 0.0, 10)]
+        )
+
+
+# DiscriminatorLRBalancer
+
+
+def far_clusters(n=2048):
+    """Data far from an untrained generator's outputs: easy for D to win on."""
+    return 3.0 * two_clusters(n)
+
+
+def overpowered_gan(d_lr=1e-2, g_lr=1e-6, label_policy=None, schedule=None):
+    """The seeds' failure: D's rate far above G's, so D's loss collapses."""
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(width=32), seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(schedule or d_lr, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(g_lr, beta_1=0.5),
+        label_policy=label_policy,
+    )
+    return gan
+
+
+@pytest.mark.parametrize(
+    "policy", [None, kgt.labels.OneSidedSmoothing(0.1)], ids=["hard", "smoothed"]
+)
+def test_balancer_lowers_d_rate_on_collapse_respecting_min_lr(policy):
+    gan = overpowered_gan(label_policy=policy)
+    balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-3, verbose=0)
+    history = gan.fit(
+        far_clusters(2048), batch_size=64, epochs=6, verbose=0, callbacks=[balancer]
+    )
+    lrs = [c["new_lr"] for c in balancer.changes]
+    assert lrs[:3] == pytest.approx([5e-3, 2.5e-3, 1.25e-3])
+    assert lrs[-1] == pytest.approx(1e-3)  # clipped at min_lr, never below
+    assert balancer.current_lr() == pytest.approx(1e-3)
+    assert history.history["d_lr"][-1] == pytest.approx(1e-3)
+    assert all(c["new_lr"] < c["old_lr"] for c in balancer.changes)
+
+
+def test_balancer_restores_the_rate_once_balanced():
+    gan = overpowered_gan()
+    balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-4, verbose=0)
+    data = far_clusters(2048)
+    gan.fit(data, batch_size=64, epochs=4, verbose=0, callbacks=[balancer])
+    lowered = balancer.current_lr()
+    assert lowered < 5e-3
+    gan.g_optimizer.learning_rate = 1e-2  # G catches up: D's loss leaves its floor
+    gan.fit(data, batch_size=64, epochs=6, verbose=0, callbacks=[balancer])
+    raised = [c for c in balancer.changes if c["new_lr"] > c["old_lr"]]
+    assert raised and balancer.current_lr() == pytest.approx(1e-2, rel=1e-5)
+    assert max(c["new_lr"] for c in balancer.changes) <= 1e-2 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [None, kgt.labels.OneSidedSmoothing(0.1), kgt.labels.UniformNoise()],
+    ids=["hard", "smoothed", "noisy"],
+)
+def test_balancer_stays_quiet_in_a_balanced_game(policy):
+    gan = overpowered_gan(d_lr=1e-3, g_lr=1e-3, label_policy=policy)
+    balancer = DiscriminatorLRBalancer(patience=20, verbose=0)
+    gan.fit(
+        two_clusters(2048), batch_size=64, epochs=4, verbose=0, callbacks=[balancer]
+    )
+    assert balancer.changes == []
+
+
+def test_balancer_scales_a_schedule():
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        1e-2, decay_steps=1000, decay_rate=0.5
+    )
+    gan = overpowered_gan(schedule=schedule)
+    balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-4, verbose=0)
+    gan.fit(
+        far_clusters(2048), batch_size=64, epochs=4, verbose=0, callbacks=[balancer]
+    )
+    wrapped = gan.d_optimizer._learning_rate
+    assert isinstance(wrapped, ScaledSchedule) and wrapped.schedule is schedule
+    step = int(gan.d_optimizer.iterations)
+    scale = float(ops.convert_to_numpy(wrapped.scale))
+    assert scale <= 0.25
+    assert balancer.current_lr() == pytest.approx(
+        float(schedule(step)) * scale, rel=1e-5
+    )
+
+
+def test_balancer_floor_follows_the_label_policy():
+    loss = kgt.losses.NonSaturating()
+    assert loss.discriminator_floor(np.ones(10), np.zeros(10)) == 0.0
+    smoothed = loss.discriminator_floor(np.full(10, 0.9), np.zeros(10))
+    assert smoothed == pytest.approx(-(0.9 * math.log(0.9) + 0.1 * math.log(0.1)))
+    r = np.random.default_rng(0).uniform(0.7, 1.2, 100000)
+    f = np.random.default_rng(1).uniform(0.0, 0.3, 100000)
+    h = lambda p: -(p * math.log(p) + (1 - p) * math.log(1 - p))  # noqa: E731
+    assert loss.discriminator_floor(r, f) == pytest.approx(h(0.95) + h(0.15), rel=1e-2)
+    assert kgt.losses.LeastSquares().discriminator_floor(r, f) == pytest.approx(
+        0.5 * (0.25 / 12 + 0.09 / 12), rel=2e-2
+    )
+    assert kgt.losses.Hinge().discriminator_floor(r, f) == 0.0
+    assert kgt.losses.Wasserstein().discriminator_floor(r, f) is None
+
+
+def test_balancer_rejects_wasserstein_and_bad_arguments():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
+    gan.compile(loss="wasserstein")
+    with pytest.raises(ValueError, match="no lowest value"):
+        gan.fit(two_clusters(64), verbose=0, callbacks=[DiscriminatorLRBalancer()])
+    for kwargs, text in [
+        ({"factor": 1.0}, "factor=1.0"),
+        ({"patience": 0}, "patience=0"),
+        ({"collapse_below": 0.0}, "collapse_below=0.0"),
+        ({"min_lr": -1e-4}, "min_lr=-0.0001"),
+        ({"recover": 0.5}, "recover=0.5"),
+        ({"smoothing": 1.0}, "smoothing=1.0"),
+    ]:
+        with pytest.raises(ValueError, match=text):
+            DiscriminatorLRBalancer(**kwargs)
+    with pytest.raises(TypeError, match="optimizer='adam'"):
+        DiscriminatorLRBalancer(optimizer="adam")
+    config = DiscriminatorLRBalancer(patience=7, factor=0.3).get_config()
+    assert DiscriminatorLRBalancer.from_config(config).get_config() == config
+
+
+class StopAt(keras.callbacks.Callback):
+    """Simulates a crash: raises at the start of epoch `epoch`."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
+def test_balancer_state_survives_backup_and_restore(tmp_path):
+    data = far_clusters(1024)
+    backup = os.fspath(tmp_path / "backup")
+    gan = overpowered_gan()
+    balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-5, verbose=0)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        gan.fit(
+            data,
+            batch_size=64,
+            epochs=6,
+            verbose=0,
+            callbacks=[balancer, keras.callbacks.BackupAndRestore(backup), StopAt(3)],
+        )
+    saved_lr = balancer.current_lr()
+    saved_state = {name: balancer._state[name] for name in balancer._STATE}
+    assert saved_lr < 1e-2 and saved_state["initialized"] == 1.0
+
+    # A new process: fresh objects, same backup directory.
+    keras.backend.clear_session()
+    resumed = overpowered_gan()
+    fresh = DiscriminatorLRBalancer(patience=20, min_lr=1e-5, verbose=0)
+    seen = {}
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if not seen:
+                seen["lr"] = float(
+                    ops.convert_to_numpy(resumed.d_optimizer.learning_rate)
+                )
+                seen["epoch_logs"] = dict(logs)
+
+    resumed.fit(
+        data,
+        batch_size=64,
+        epochs=4,
+        verbose=0,
+        callbacks=[fresh, keras.callbacks.BackupAndRestore(backup), Peek()],
+    )
+    # Training resumed at epoch 3 with the reduced rate, not the base rate.
+    assert int(resumed.g_optimizer.iterations) == 4 * 16
+    assert seen["lr"] <= saved_lr * (1 + 1e-6)
+    assert fresh._state["base_lr"] == pytest.approx(1e-2)
+    assert fresh._state["seen"] > saved_state["seen"]
+
+
+def test_balancer_state_is_saved_in_the_keras_file(tmp_path):
+    gan = overpowered_gan()
+    balancer = DiscriminatorLRBalancer(patience=20, verbose=0)
+    gan.fit(
+        far_clusters(2048), batch_size=64, epochs=4, verbose=0, callbacks=[balancer]
+    )
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    state = loaded.trick_states["lr_balancer"]
+    assert state["scale"] == pytest.approx(balancer._state["scale"])
+    assert state["scale"] < 1.0
+    assert float(
+        ops.convert_to_numpy(loaded.d_optimizer.learning_rate)
+    ) == pytest.approx(balancer.current_lr())
+
+
+# GeneratorEMA
+
+
+def test_ema_is_the_moving_average_of_the_weights():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile()
+    initial = [w.numpy() for w in gan.generator.trainable_weights]
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: snapshots.append(
+            [w.numpy() for w in gan.generator.trainable_weights]
+        )
+    )
+    ema = GeneratorEMA(decay=0.5, warmup=False)
+    gan.fit(
+        two_clusters(256), batch_size=64, epochs=2, verbose=0, callbacks=[ema, record]
+    )
+    expected = initial
+    for weights in snapshots:
+        expected = [0.5 * e + 0.5 * w for e, w in zip(expected, weights, strict=True)]
+    got = [w.numpy() for w in ema.ema_generator.trainable_weights]
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    # generate() samples from the average; use_ema=False from the raw weights.
+    averaged, raw = gan.generate(8, seed=0), gan.generate(8, seed=0, use_ema=False)
+    assert not np.allclose(averaged, raw)
+    np.testing.assert_allclose(
+        raw,
+        ops.convert_to_numpy(gan.generator(gan.sample_latent(8, seed=0))),
+        rtol=1e-5,
+    )
+
+
+def test_ema_warmup_and_batch_norm_statistics_copied():
+    gan = kgt.GAN(
+        kgt.architectures.dcgan_generator(8, (8, 8, 1), base_filters=4),
+        conv_discriminator(),
+    )
+    gan.compile()
+    ema = GeneratorEMA(decay=0.999)
+    gan.fit(
+        np.tanh(np.random.default_rng(0).standard_normal((128, 8, 8, 1))).astype(
+            "float32"
+        ),
+        batch_size=32,
+        verbose=0,
+        callbacks=[ema],
+    )
+    for copy, stat in zip(
+        ema.ema_generator.non_trainable_weights,
+        gan.generator.non_trainable_weights,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(copy.numpy(), stat.numpy())
+    # With warm-up the average has moved off the initial weights after 4 steps.
+    moved = [
+        np.abs(a.numpy() - b.numpy()).max()
+        for a, b in zip(
+            ema.ema_generator.trainable_weights,
+            gan.generator.trainable_weights,
+            strict=True,
+        )
+    ]
+    assert max(moved) < 0.05
+
+
+def test_ema_is_saved_and_reloaded(tmp_path):
+    gan = kgt.GAN(conv_generator(), conv_discriminator(), seed=0)
+    gan.compile()
+    gan.fit(
+        np.zeros((64, 8, 8, 1), "float32"),
+        batch_size=32,
+        verbose=0,
+        callbacks=[GeneratorEMA(0.9)],
+    )
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert "ema_generator" in loaded.trick_states
+    np.testing.assert_array_equal(loaded.generate(4, seed=1), gan.generate(4, seed=1))
+    np.testing.assert_array_equal(
+        loaded.generate(4, seed=1, use_ema=False),
+        gan.generate(4, seed=1, use_ema=False),
+    )
+    # Training the loaded GAN keeps averaging into the same reloaded copy.
+    callback = GeneratorEMA(0.9)
+    loaded.fit(
+        np.zeros((32, 8, 8, 1), "float32"),
+        batch_size=32,
+        verbose=0,
+        callbacks=[callback],
+    )
+    assert callback.ema_generator is loaded.trick_states["ema_generator"]
+
+
+def test_ema_bad_arguments():
+    with pytest.raises(ValueError, match="decay=1.0"):
+        GeneratorEMA(decay=1.0)
+
+
+# SampleGrid
+
+
+def test_sample_grid_writes_pngs_from_a_fixed_batch(tmp_path):
+    from PIL import Image
+
+    gan = kgt.GAN(conv_generator(), conv_discriminator())
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0))
+    grid = SampleGrid(tmp_path / "grids", every=2, n=10, columns=5, scale=2)
+    gan.fit(
+        np.zeros((64, 8, 8, 1), "float32"),
+        batch_size=32,
+        epochs=4,
+        verbose=0,
+        callbacks=[grid],
+    )
+    assert [os.path.basename(p) for p in grid.paths] == [
+        "epoch_0002.png",
+        "epoch_0004.png",
+    ]
+    first, second = (np.array(Image.open(p)) for p in grid.paths)
+    assert first.shape == (2 * (2 * 9 + 1), 2 * (5 * 9 + 1))
+    # G is frozen (learning rate 0): the same latent batch gives the same picture.
+    np.testing.assert_array_equal(first, second)
+    expected = kgt.images.image_grid(gan.generate(10, seed=0), columns=5)[..., 0]
+    np.testing.assert_array_equal(first[::2, ::2], expected)
+
+
+def test_sample_grid_tensorboard_images(tmp_path):
+    import tensorflow as tf
+
+    gan = kgt.GAN(conv_generator(), conv_discriminator())
+    gan.compile()
+    board = keras.callbacks.TensorBoard(os.fspath(tmp_path / "logs"))
+    gan.fit(
+        np.zeros((32, 8, 8, 1), "float32"),
+        batch_size=32,
+        epochs=2,
+        verbose=0,
+        callbacks=[board, SampleGrid(tmp_path / "grids", n=4, tensorboard=board)],
+    )
+    tags = []
+    for root, _, files in os.walk(tmp_path / "logs" / "train"):
+        for name in files:
+            for record in tf.data.TFRecordDataset(os.path.join(root, name)):
+                event = tf.compat.v1.Event.FromString(record.numpy())
+                tags += [
+                    (v.tag, event.step)
+                    for v in event.summary.value
+                    if v.tag == "generated_samples"
+                ]
+    assert sorted(tags) == [("generated_samples", 0), ("generated_samples", 1)]
+
+
+def test_sample_grid_rejects_non_images_and_bad_arguments(tmp_path):
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
+    gan.compile()
+    with pytest.raises(ValueError, match=r"generated samples of shape \(1, 2\)"):
+        gan.fit(two_clusters(64), verbose=0, callbacks=[SampleGrid(tmp_path)])
+    for kwargs, error, text in [
+        ({"every": 0}, ValueError, "every=0"),
+        ({"n": 0}, ValueError, "n=0"),
+        ({"seed": -1}, ValueError, "seed=-1"),
+        ({"tensorboard": 3}, TypeError, "tensorboard=3"),
+    ]:
+        with pytest.raises(error, match=text):
+            SampleGrid(tmp_path, **kwargs)
+    with pytest.raises(TypeError, match="directory=None"):
+        SampleGrid(None)
+
+
+def test_image_grid_layout_and_range():
+    images = np.stack([np.full((2, 3, 1), v, "float32") for v in (-1.0, 0.0, 1.0)])
+    grid = kgt.images.image_grid(images, columns=2)
+    assert grid.shape == (2 * 3 + 1, 2 * 4 + 1, 1) and grid.dtype == np.uint8
+    assert grid[1, 1, 0] == 0 and grid[1, 5, 0] == 128 and grid[4, 1, 0] == 255
+    assert grid[0].max() == 0  # padding
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        kgt.images.image_grid(np.zeros((3, 2)))
