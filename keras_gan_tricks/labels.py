@@ -120,8 +120,10 @@ class UniformNoise(LabelPolicy):
     Replaces each real target with a draw from `U(real)` and each fake target
     with a draw from `U(fake)`; the defaults are the seeds' `U(0.7, 1.2)` and
     `U(0.0, 0.3)`. The given labels only fix the shapes, so put this policy
-    first in a `compose`. Targets above 1 are fine for the cross-entropy
-    losses: its minimiser is then the saturated logit.
+    first in a `compose`. A real target above 1 is harmless: the noise is
+    drawn independently of the samples and cross-entropy is linear in the
+    target, so in expectation D is pulled towards the mean target (0.95 and
+    0.15 for the defaults), a form of smoothing.
 
     Args:
         real: pair of floats `(low, high)`. Range of the real targets.

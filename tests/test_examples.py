@@ -1,6 +1,7 @@
 """Every example runs end to end with --smoke."""
 
 import importlib.util
+import os
 import pathlib
 
 import keras
@@ -25,8 +26,13 @@ def test_digits_dcgan_smoke(tmp_path):
     grid = np.array(Image.open(tmp_path / "samples.png"))
     assert grid.shape == (8 * 9 * 4 + 4, 8 * 9 * 4 + 4)
     assert grid.std() > 0  # not a blank picture
+    assert sorted(os.listdir(tmp_path / "grids")) == [
+        "epoch_0001.png",
+        "epoch_0002.png",
+    ]
     gan = keras.saving.load_model(tmp_path / "gan.keras")
     assert gan.generate(2, seed=0).shape == (2, 8, 8, 1)
+    assert "ema_generator" in gan.trick_states and "lr_balancer" in gan.trick_states
 
 
 def test_digits_are_scaled_to_tanh_range():
