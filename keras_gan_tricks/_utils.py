@@ -71,3 +71,46 @@ def as_seed_generator(seed, name="seed"):
         f"`{name}` must be an int, a keras.random.SeedGenerator or None. "
         f"Received: {name}={seed!r} (of type {type(seed).__name__})"
     )
+
+
+class Configurable:
+    """Config round trip, equality by config and a readable repr.
+
+    For the package's hyperparameter-only objects (losses, label policies,
+    penalties): `get_config` returns the constructor's arguments.
+    """
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def get_optional(identifier, base, arg, kind):
+    """Returns `identifier` as a `base` instance: as is, from a config, or None.
+
+    Raises `TypeError` naming `arg` for anything else; `kind` names the
+    expected type in the message.
+    """
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, dict):
+        instance = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(instance, base):
+            return instance
+    raise TypeError(
+        f"`{arg}` must be a {kind} or None. "
+        f"Received: {arg}={identifier!r} (of type {type(identifier).__name__})"
+    )

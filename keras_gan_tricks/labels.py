@@ -26,10 +26,16 @@ Training GANs", sec. 3.4; Chollet, "Deep Learning with Python", ch. 8; the
 import keras
 from keras import ops
 
-from keras_gan_tricks._utils import as_seed_generator, check_number, register
+from keras_gan_tricks._utils import (
+    Configurable,
+    as_seed_generator,
+    check_number,
+    get_optional,
+    register,
+)
 
 
-class LabelPolicy:
+class LabelPolicy(Configurable):
     """Base class of label policies; subclasses implement `call`."""
 
     def __call__(self, real_labels, fake_labels, seed=None):
@@ -48,23 +54,6 @@ class LabelPolicy:
 
     def call(self, real_labels, fake_labels, seed_generator):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register
@@ -235,14 +224,6 @@ def compose(*policies):
 
 def get(identifier):
     """Returns a `LabelPolicy` from a policy, a serialized config or None."""
-    if identifier is None or isinstance(identifier, LabelPolicy):
-        return identifier
-    if isinstance(identifier, dict):
-        policy = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(policy, LabelPolicy):
-            return policy
-    raise TypeError(
-        "`label_policy` must be a kgt.labels.LabelPolicy or None. "
-        f"Received: label_policy={identifier!r} "
-        f"(of type {type(identifier).__name__})"
+    return get_optional(
+        identifier, LabelPolicy, "label_policy", "kgt.labels.LabelPolicy"
     )

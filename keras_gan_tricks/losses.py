@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks._utils import register
+from keras_gan_tricks._utils import Configurable, register
 
 
 def _flat(logits):
@@ -51,7 +51,7 @@ def sigmoid_cross_entropy(labels, logits):
     return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
-class GANLoss:
+class GANLoss(Configurable):
     """Base class of the adversarial losses.
 
     Subclasses implement `discriminator_loss` and `generator_loss`. Losses
@@ -104,23 +104,6 @@ class GANLoss:
         `d_fake`.
         """
         return _flat(logits)
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register

@@ -17,7 +17,13 @@ import keras
 from keras import ops
 
 from keras_gan_tricks import _backend
-from keras_gan_tricks._utils import as_seed_generator, check_number, register
+from keras_gan_tricks._utils import (
+    Configurable,
+    as_seed_generator,
+    check_number,
+    get_optional,
+    register,
+)
 
 
 def _squared_norms(gradients):
@@ -27,7 +33,7 @@ def _squared_norms(gradients):
     return ops.sum(ops.square(flat), axis=1)
 
 
-class Penalty:
+class Penalty(Configurable):
     """Base class of the gradient penalties; subclasses implement `call`."""
 
     def __call__(self, critic, real, fake, seed=None):
@@ -44,23 +50,6 @@ class Penalty:
 
     def call(self, critic, real, fake, seed):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @register
@@ -152,13 +141,4 @@ class R2(R1):
 
 def get(identifier):
     """Returns a `Penalty` from a penalty, a serialized config or None."""
-    if identifier is None or isinstance(identifier, Penalty):
-        return identifier
-    if isinstance(identifier, dict):
-        penalty = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(penalty, Penalty):
-            return penalty
-    raise TypeError(
-        "`penalty` must be a kgt.penalties.Penalty or None. "
-        f"Received: penalty={identifier!r} (of type {type(identifier).__name__})"
-    )
+    return get_optional(identifier, Penalty, "penalty", "kgt.penalties.Penalty")
