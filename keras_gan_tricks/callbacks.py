@@ -774,6 +774,22 @@ class SampleGrid(keras.callbacks.Callback):
             tf.summary.image("generated_samples", grid[None], step=epoch)
         self._writer.flush()
 
+    def get_config(self):
+        return {
+            "directory": self.directory,
+            "every": self.every,
+            "n": self.n,
+            "seed": self.seed,
+            "labels": None if self.labels is None else self.labels.tolist(),
+            "columns": self.columns,
+            "scale": self.scale,
+            "tensorboard": self.tensorboard,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()

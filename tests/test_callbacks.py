@@ -516,3 +516,29 @@ def test_image_grid_layout_and_range():
     assert grid[0].max() == 0  # padding
     with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
         kgt.images.image_grid(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        InstanceNoiseDecay(0.3, 0.01, 100, kind="exponential"),
+        DiscriminatorLRBalancer(collapse_below=0.2, patience=5, recover=None),
+        GeneratorEMA(0.99, warmup=False),
+        SampleGrid(
+            "grids",
+            every=3,
+            n=9,
+            seed=2,
+            labels=[0, 1, 2],
+            columns=3,
+            tensorboard="logs",
+        ),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_callback_config_round_trip(callback):
+    import json
+
+    config = json.loads(json.dumps(callback.get_config()))
+    clone = type(callback).from_config(config)
+    assert clone.get_config() == callback.get_config()
