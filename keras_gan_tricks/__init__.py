@@ -12,6 +12,8 @@ gan.fit(images, epochs=20)
 from keras_gan_tricks import (
     architectures,
     callbacks,
+    datasets,
+    evaluation,
     images,
     labels,
     layers,
@@ -26,6 +28,8 @@ __all__ = [
     "GAN",
     "architectures",
     "callbacks",
+    "datasets",
+    "evaluation",
     "images",
     "labels",
     "layers",

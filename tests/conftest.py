@@ -30,3 +30,10 @@ def points():
     return (
         centres[rng.integers(0, 2, 256)] + 0.1 * rng.standard_normal((256, 2))
     ).astype("float32")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _classifier_cache(tmp_path_factory):
+    """One digits classifier per test session, trained in a temporary cache."""
+    os.environ["KGT_CACHE_DIR"] = str(tmp_path_factory.mktemp("kgt-cache"))
+    yield
