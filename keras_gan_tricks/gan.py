@@ -390,7 +390,9 @@ class GAN(keras.Model):
                     "False?), so it cannot be trained."
                 )
         self._glue = _backend.get()
-        super().compile(**kwargs)
+        # No Keras-level optimizer: the default would be an unused RMSprop
+        # whose slots for every variable get built and saved.
+        super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self.loss = loss

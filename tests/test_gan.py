@@ -95,6 +95,7 @@ def test_default_optimizers_are_dcgan_adam():
         assert opt.beta_1 == pytest.approx(0.5)
     assert gan.d_optimizer is not gan.g_optimizer
     assert isinstance(gan.loss, kgt.losses.NonSaturating)
+    assert gan.optimizer is None  # no unused Keras default optimizer to build and save
 
 
 def test_gan_learns_a_simple_distribution():
