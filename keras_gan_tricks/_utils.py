@@ -114,3 +114,18 @@ def get_optional(identifier, base, arg, kind):
         f"`{arg}` must be a {kind} or None. "
         f"Received: {arg}={identifier!r} (of type {type(identifier).__name__})"
     )
+
+
+def walk_layers(layer):
+    """Yields `layer` and every layer inside it, depth first.
+
+    Goes into nested models (`.layers`) and into wrappers that hold one layer
+    (`.layer`, e.g. `keras.layers.SpectralNormalization`).
+    """
+    yield layer
+    for child in getattr(layer, "layers", None) or []:
+        if child is not layer:
+            yield from walk_layers(child)
+    inner = getattr(layer, "layer", None)
+    if isinstance(inner, keras.layers.Layer):
+        yield from walk_layers(inner)

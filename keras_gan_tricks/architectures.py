@@ -13,7 +13,7 @@ import warnings
 
 import keras
 
-from keras_gan_tricks._utils import check_int, check_number
+from keras_gan_tricks._utils import check_int, check_number, walk_layers
 from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
 
 _CONVOLUTIONS = (
@@ -231,17 +231,6 @@ class ArchitectureWarning(UserWarning):
     """Warned by `check_architecture` for each finding."""
 
 
-def _walk(layer):
-    for child in getattr(layer, "layers", None) or []:
-        if child is not layer:
-            yield child
-            yield from _walk(child)
-    inner = getattr(layer, "layer", None)  # wrappers such as SpectralNormalization
-    if isinstance(inner, keras.layers.Layer):
-        yield inner
-        yield from _walk(inner)
-
-
 def _activation_name(layer):
     if isinstance(layer, keras.layers.ReLU):
         slope = getattr(layer, "negative_slope", 0.0)
@@ -312,7 +301,7 @@ def check_architecture(generator, discriminator, data_range=(-1.0, 1.0), warn=Tr
         ("generator", generator),
         ("discriminator", discriminator),
     ):
-        for layer in _walk(network):
+        for layer in walk_layers(network):
             if isinstance(layer, _CONVOLUTIONS):
                 strides, kernel = tuple(layer.strides), tuple(layer.kernel_size)
                 if any(s > 1 and k % s for k, s in zip(kernel, strides, strict=True)):

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
 from keras_gan_tricks.images import _as_images, save_image_grid
 from keras_gan_tricks.layers import InstanceNoise
 
@@ -46,16 +46,6 @@ def _training_step(model):
     return int(ops.convert_to_numpy(optimizer.iterations))
 
 
-def _walk_layers(layer):
-    yield layer
-    for child in getattr(layer, "layers", None) or []:
-        if child is not layer:
-            yield from _walk_layers(child)
-    inner = getattr(layer, "layer", None)  # wrappers such as SpectralNormalization
-    if isinstance(inner, keras.layers.Layer):
-        yield from _walk_layers(inner)
-
-
 def find_instance_noise(model):
     """Every `kgt.layers.InstanceNoise` a model applies to D's inputs.
 
@@ -67,7 +57,7 @@ def find_instance_noise(model):
         roots.insert(0, model.instance_noise)
     found = []
     for root in roots:
-        for layer in _walk_layers(root):
+        for layer in walk_layers(root):
             if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
                 found.append(layer)
     return found

@@ -65,7 +65,7 @@ def test_discriminator_options():
     ) == pytest.approx(0.2)
 
 
-def test_dcgan_trains(points=None):
+def test_dcgan_trains():
     shape = (8, 8, 1)
     gan = kgt.GAN(
         kgt.architectures.dcgan_generator(8, shape, base_filters=8),
