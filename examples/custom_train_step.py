@@ -1,9 +1,10 @@
 """The tricks inside your own `train_step`, without `kgt.GAN`.
 
 A GAN written as the Keras guide does (a `keras.Model` with its own
-`train_step`, TensorFlow's GradientTape), borrowing kgt's loss, label policy,
-penalty and instance-noise layer, and driven by kgt's callbacks. Trained on
-the 8-Gaussian ring; reports PacGAN's mode coverage.
+`train_step` and TensorFlow's GradientTape, so TensorFlow only), borrowing
+kgt's loss, label policy, penalty and instance-noise layer, and driven by
+kgt's callbacks. Trained on the 8-Gaussian ring; reports PacGAN's mode
+coverage.
 
     python examples/custom_train_step.py --epochs 20
     python examples/custom_train_step.py --smoke
@@ -101,6 +102,11 @@ def main(argv=None):
     parser.add_argument("--out", default="out/custom_train_step")
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
     args = parser.parse_args(argv)
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit(
+            "This example's train_step uses tf.GradientTape: run it with "
+            "KERAS_BACKEND=tensorflow (kgt.GAN itself runs on every backend)."
+        )
     os.makedirs(args.out, exist_ok=True)
 
     points, centers = kgt.datasets.gaussian_ring(n=512 if args.smoke else 50_000)

@@ -642,14 +642,16 @@ class GeneratorEMA(keras.callbacks.Callback):
         )
 
     def on_train_batch_end(self, batch, logs=None):
+        model = self.model  # On JAX, reading it brings the weights up to date.
         decay = self.decay
         if self.warmup:
-            step = _training_step(self.model)
+            step = _training_step(model)
             decay = min(decay, (1.0 + step) / (10.0 + step))
         for average, weight in self._pairs:
             average.assign(decay * average + (1.0 - decay) * weight)
         for copy, weight in self._copies:
-            copy.assign(weight)
+            # A copy, not the same buffer: JAX donates each state buffer once.
+            copy.assign(ops.copy(weight))
 
     def get_config(self):
         return {"decay": self.decay, "warmup": self.warmup}

@@ -10,7 +10,7 @@ from keras_gan_tricks import _backend
 from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
-from keras_gan_tricks._utils import check_int, register
+from keras_gan_tricks._utils import check_int, register, walk_layers
 from keras_gan_tricks.layers import InstanceNoise
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -42,6 +42,57 @@ def _shapes_compatible(a, b):
 def _is_tensor_dataset(x):
     """A `tf.data.Dataset`, recognised without importing TensorFlow."""
     return hasattr(x, "element_spec") and hasattr(x, "take")
+
+
+class GANOptimizers:
+    """`GAN.optimizer`: the discriminator's and generator's optimizers, as
+    Keras's trainers and callbacks see them.
+
+    Keras's JAX trainer carries `model.optimizer.variables` through its train
+    state; here they are both optimizers' variables, so neither optimizer's
+    slots or step count is lost between steps. Keras callbacks that handle
+    several optimizers (`LearningRateScheduler`, `ReduceLROnPlateau`) act on
+    each of `optimizers`; `iterations` is the generator's step count, the
+    number of GAN steps taken (TensorBoard logs against it).
+
+    Not saved itself: the GAN saves `d_optimizer` and `g_optimizer`.
+    """
+
+    def __init__(self, d_optimizer, g_optimizer):
+        self.optimizers = [d_optimizer, g_optimizer]
+        self.name = "gan_optimizers"
+
+    @property
+    def variables(self):
+        return [v for optimizer in self.optimizers for v in optimizer.variables]
+
+    @property
+    def iterations(self):
+        return self.optimizers[1].iterations
+
+    @property
+    def built(self):
+        return all(optimizer.built for optimizer in self.optimizers)
+
+    def build(self, variables):
+        # Each optimizer is built on its own network by `GAN.compile`.
+        del variables
+
+    def scale_loss(self, loss):
+        return loss
+
+    def __getattr__(self, name):
+        # Only reached for attributes not defined above (`learning_rate`...).
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"A GAN has two optimizers, so `gan.optimizer.{name}` is ambiguous: "
+            f"use `gan.d_optimizer.{name}` or `gan.g_optimizer.{name}`."
+        )
+
+    def __repr__(self):
+        d, g = self.optimizers
+        return f"GANOptimizers(d_optimizer={d!r}, g_optimizer={g!r})"
 
 
 @register
@@ -389,12 +440,15 @@ class GAN(keras.Model):
                     f"The {arg} has no trainable variables (is `{arg}.trainable` "
                     "False?), so it cannot be trained."
                 )
+        self._check_backend_limits(penalty, kwargs)
         self._glue = _backend.get()
         # No Keras-level optimizer: the default would be an unused RMSprop
         # whose slots for every variable get built and saved.
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        # What Keras's trainers and callbacks see as `model.optimizer`.
+        self.optimizer = GANOptimizers(d_optimizer, g_optimizer)
         self.loss = loss
         self.label_policy = label_policy
         self.penalty = penalty
@@ -404,6 +458,33 @@ class GAN(keras.Model):
         # exist before weights are loaded into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _check_backend_limits(self, penalty, kwargs):
+        """Rejects, before training, what the active backend cannot run."""
+        if keras.backend.backend() != "torch":
+            return
+        steps = kwargs.get("steps_per_execution", 1)
+        if steps != 1:
+            raise ValueError(
+                "`steps_per_execution` must be 1 on the PyTorch backend (a Keras "
+                f"limit). Received: steps_per_execution={steps!r}"
+            )
+        if kwargs.get("jit_compile") is True and penalty is not None:
+            raise ValueError(
+                "On the PyTorch backend, `jit_compile=True` (torch.compile) cannot "
+                "differentiate twice, which a gradient penalty needs. Drop one of "
+                f"them. Received: jit_compile=True, penalty={penalty!r}"
+            )
+        for layer in walk_layers(self.discriminator):
+            if isinstance(layer, keras.layers.SpectralNormalization):
+                raise ValueError(
+                    "keras.layers.SpectralNormalization rewrites its kernel in place "
+                    "on every training call, which breaks PyTorch's autograd when "
+                    "the discriminator sees the real and the fake batch before one "
+                    "backward pass. Use the TensorFlow or JAX backend for spectral "
+                    "normalization, or a gradient penalty (kgt.penalties.R1) "
+                    f"instead. Received a discriminator with layer {layer.name!r}."
+                )
 
     @staticmethod
     def _get_optimizer(arg, optimizer):
@@ -569,7 +650,17 @@ class GAN(keras.Model):
             self.penalty_tracker.update_state(d_aux["penalty"])
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One step of `fit`: `d_steps` discriminator updates, then one
+        generator update. Keras calls it with `(data,)`, or with
+        `(state, data)` on JAX, where it also returns the new state."""
+        return self._glue.run_step(self, self._train_step, args, with_optimizer=True)
+
+    def test_step(self, *args):
+        """One step of `evaluate`: both losses on a batch, no update."""
+        return self._glue.run_step(self, self._test_step, args, with_optimizer=False)
+
+    def _train_step(self, data):
         real, condition = self._unpack(data)
         for _ in range(self.d_steps):
             d_loss, d_aux = self._glue.minimize(
@@ -585,7 +676,7 @@ class GAN(keras.Model):
         )
         return self._record(d_loss, g_loss, d_aux, training=True)
 
-    def test_step(self, data):
+    def _test_step(self, data):
         real, condition = self._unpack(data)
         d_loss, d_aux = self.discriminator_objective(real, condition, training=False)
         g_loss, _ = self.generator_objective(
@@ -600,6 +691,7 @@ class GAN(keras.Model):
         Keras gives batch-level callbacks the epoch's running means; this
         gives the values of the latest batch alone, as Python floats.
         """
+        self._sync_state()
         return {
             name: float(ops.convert_to_numpy(variable))
             for name, variable in zip(_BATCH_VALUES, self._batch_values, strict=True)
@@ -667,7 +759,17 @@ class GAN(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_data(x, y)
-        return super().fit(x, y, *args, **kwargs)
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        finally:
+            # Keras does this for `model.optimizer` only: an optimizer with
+            # `use_ema=True` swaps in its moving averages when training ends.
+            if self.compiled:
+                for optimizer, net in (
+                    (self.d_optimizer, self.discriminator),
+                    (self.g_optimizer, self.generator),
+                ):
+                    optimizer.finalize_variable_values(net.trainable_variables)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_data(x, y)
@@ -732,6 +834,7 @@ class GAN(keras.Model):
                 "This GAN is unconditional, so it takes no labels. "
                 f"Received: labels of shape {np.shape(labels)}"
             )
+        self._sync_state()
         generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
         if generator is None:
             generator = self.generator
@@ -744,6 +847,14 @@ class GAN(keras.Model):
         return np.concatenate(chunks, axis=0)
 
     # State kept for callbacks.
+
+    def _sync_state(self):
+        # During `fit` on JAX the variables' values live in Keras's train
+        # state; this puts them back (Keras does it when a callback reads
+        # `self.model`), so reading the GAN from any code sees the latest.
+        sync = getattr(self, "jax_state_sync", None)
+        if sync is not None:
+            sync()
 
     def attach_trick_state(self, name, layer):
         """Keeps `layer` (a callback's state) in the GAN, saved with it.

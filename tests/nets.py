@@ -3,6 +3,20 @@
 import keras
 
 
+class EachBatch(keras.callbacks.Callback):
+    """Calls `fn(batch, logs)` after each training batch, with the model's
+    variables current: on JAX, `fit` keeps their values in its train state
+    until a callback reads `self.model`."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.model  # noqa: B018 (syncs the JAX train state)
+        self.fn(batch, logs)
+
+
 def mlp_generator(latent_dim=4, out_dim=2, width=16):
     return keras.Sequential(
         [

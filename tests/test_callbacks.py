@@ -15,6 +15,7 @@ from keras_gan_tricks.callbacks import (
     ScaledSchedule,
 )
 from tests.nets import (
+    EachBatch,
     conv_discriminator,
     conv_generator,
     mlp_discriminator,
@@ -345,8 +346,8 @@ def test_ema_is_the_moving_average_of_the_weights():
     gan.compile()
     initial = [w.numpy() for w in gan.generator.trainable_weights]
     snapshots = []
-    record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda b, logs: snapshots.append(
+    record = EachBatch(
+        lambda b, logs: snapshots.append(
             [w.numpy() for w in gan.generator.trainable_weights]
         )
     )

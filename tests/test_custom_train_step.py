@@ -12,6 +12,13 @@ from tests.nets import mlp_discriminator, mlp_generator
 
 SMOOTHING = 0.1
 
+# The hand-written step takes gradients with tf.GradientTape, as Keras's
+# TensorFlow guide does; kgt.GAN's own step is tested on every backend.
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="a TensorFlow train_step (tf.GradientTape), by design",
+)
+
 
 class HandWrittenGAN(keras.Model):
     """A GAN as the Keras guide writes it, using kgt's pieces for the tricks."""

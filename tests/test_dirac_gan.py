@@ -13,6 +13,7 @@ import pytest
 from keras import ops
 
 import keras_gan_tricks as kgt
+from tests.nets import EachBatch
 
 
 class PointMass(keras.layers.Layer):
@@ -48,8 +49,8 @@ def train_dirac_gan(
         penalty=penalty,
     )
     trajectory = []
-    record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: trajectory.append(
+    record = EachBatch(
+        lambda batch, logs: trajectory.append(
             (float(generator.theta[0]), float(psi.kernel[0, 0]))
         )
     )

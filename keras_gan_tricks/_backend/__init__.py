@@ -2,6 +2,10 @@
 
 Each backend module provides:
 
+- `run_step(model, step, args, with_optimizer)`: runs `step(data)` for the
+  trainer's `train_step(*args)`/`test_step(*args)`: `args` is `(data,)` on
+  TensorFlow and PyTorch, `(state, data)` on JAX (which also returns the new
+  state);
 - `minimize(loss_fn, variables, optimizer)`: calls `loss_fn()`, which returns
   `(loss, aux)`, differentiates `loss` with respect to `variables`, applies
   `optimizer` to them and returns `(loss, aux)`;
@@ -14,7 +18,7 @@ written once in `keras.ops`.
 
 import keras
 
-SUPPORTED = ("tensorflow",)
+SUPPORTED = ("tensorflow", "jax", "torch")
 
 
 def get():
@@ -24,7 +28,15 @@ def get():
         from keras_gan_tricks._backend import tensorflow
 
         return tensorflow
+    if name == "jax":
+        from keras_gan_tricks._backend import jax
+
+        return jax
+    if name == "torch":
+        from keras_gan_tricks._backend import torch
+
+        return torch
     raise NotImplementedError(
-        f"keras-gan-tricks does not support the {name!r} Keras backend yet "
-        f"(supported: {', '.join(SUPPORTED)}). Set KERAS_BACKEND=tensorflow."
+        f"keras-gan-tricks does not support the {name!r} Keras backend "
+        f"(supported: {', '.join(SUPPORTED)}). Set KERAS_BACKEND to one of those."
     )

@@ -3,6 +3,11 @@
 import tensorflow as tf
 
 
+def run_step(model, step, args, with_optimizer):
+    (data,) = args
+    return step(data)
+
+
 def minimize(loss_fn, variables, optimizer):
     with tf.GradientTape() as tape:
         loss, aux = loss_fn()

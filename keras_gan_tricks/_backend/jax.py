@@ -1,0 +1,163 @@
+"""JAX glue: the GAN's stateful step run statelessly, with `jax.grad`.
+
+Keras's JAX trainer calls `train_step(state, data)` with the value of every
+model, optimizer and metric variable, and expects the updated values back.
+`run_step` runs the GAN's step (written with ordinary, stateful Keras calls)
+inside a `keras.StatelessScope` that maps each variable to its value in
+`state`; every `assign` made during the step (optimizer slots, batch-norm
+statistics, the seed generator, metrics, instance-noise stddev) is recorded
+in the scope and read back into the new state, so nothing is dropped.
+
+`minimize` differentiates with `jax.grad` with respect to the values of one
+network's variables only, runs the forward pass in a nested scope so its
+variable updates come out as auxiliary outputs (never as leaked tracers),
+then runs the optimizer's `apply` in another nested scope over the whole
+state (so learning-rate schedules may read any variable of the GAN) and
+records what it changed.
+"""
+
+import warnings
+
+import jax
+import keras
+from jax import numpy as jnp
+
+# The scopes opened by this module, innermost last, each with the variables
+# it maps. Variables are read from (and written to) the innermost one.
+_frames = []
+
+
+class _Frame:
+    def __init__(self, variables, values):
+        self.variables = variables
+        self.scope = keras.StatelessScope(
+            state_mapping=list(zip(variables, values, strict=True))
+        )
+        self.initial = dict(self.scope.state_mapping)
+
+    def value(self, variable):
+        return self.scope.get_current_value(variable)
+
+    def updates(self):
+        """The `(variable, new value)` pairs assigned inside the scope."""
+        mapping = self.scope.state_mapping
+        known = self.initial.keys()
+        unknown = [key for key in mapping if key not in known]
+        if unknown:
+            raise RuntimeError(
+                "A variable outside the GAN's train state was assigned during "
+                "the step, so its update would be lost on the JAX backend. Keep "
+                "every layer and optimizer the step uses as an attribute of the "
+                "GAN (or attach it with `GAN.attach_trick_state`)."
+            )
+        return [
+            (variable, mapping[id(variable)])
+            for variable in self.variables
+            if mapping[id(variable)] is not self.initial[id(variable)]
+        ]
+
+
+def _in_scope(fn, overrides=()):
+    """Calls `fn()` over the current state, with `overrides` (pairs of
+    variable and value) replacing some values. Returns `fn`'s result and the
+    updates it made, without applying them."""
+    parent = _frames[-1]
+    replaced = {id(variable): value for variable, value in overrides}
+    values = [
+        replaced.get(id(variable), parent.value(variable))
+        for variable in parent.variables
+    ]
+    frame = _Frame(parent.variables, values)
+    _frames.append(frame)
+    try:
+        with frame.scope:
+            result = fn()
+    finally:
+        _frames.pop()
+    return result, frame.updates()
+
+
+def _assign(updates):
+    # Called with the parent frame's scope active: recorded there.
+    for variable, value in updates:
+        variable.assign(value)
+
+
+def run_step(model, step, args, with_optimizer):
+    """Runs `step(data)` as the JAX trainer's `train_step`/`test_step`."""
+    state, data = args
+    groups = [model.trainable_variables, model.non_trainable_variables]
+    if with_optimizer:
+        groups.append(model.optimizer.variables)
+    groups.append(model.metrics_variables)
+    if len(state) != len(groups) or any(
+        len(values) != len(variables)
+        for values, variables in zip(state, groups, strict=True)
+    ):
+        raise RuntimeError(
+            "The JAX train state does not match the GAN's variables; was a "
+            "layer or optimizer added after `fit` started? Recompile the GAN."
+        )
+    frame = _Frame(
+        [v for variables in groups for v in variables],
+        [x for values in state for x in values],
+    )
+    _frames.append(frame)
+    try:
+        with frame.scope:
+            logs = step(data)
+    finally:
+        _frames.pop()
+    new_state = tuple([frame.value(v) for v in variables] for variables in groups)
+    return logs, new_state
+
+
+def minimize(loss_fn, variables, optimizer):
+    frame = _frames[-1]
+    variables = list(variables)
+    updated = []
+
+    def scaled_loss(values):
+        def forward():
+            loss, aux = loss_fn()
+            # A LossScaleOptimizer (mixed precision) scales; others return it.
+            return optimizer.scale_loss(loss), loss, aux
+
+        (scaled, loss, aux), updates = _in_scope(
+            forward, zip(variables, values, strict=True)
+        )
+        updated[:] = [variable for variable, _ in updates]
+        return scaled, (loss, aux, [value for _, value in updates])
+
+    values = [frame.value(variable) for variable in variables]
+    gradients, (loss, aux, new_values) = jax.grad(scaled_loss, has_aux=True)(values)
+    _assign(zip(updated, new_values, strict=True))
+    _, updates = _in_scope(lambda: optimizer.apply(gradients, variables))
+    _assign(updates)
+    return loss, aux
+
+
+def input_gradient(fn, x):
+    if not _frames:
+        # Called outside a GAN step (a penalty evaluated on its own): the
+        # variables hold their values; updates made by `fn` are dropped.
+        with keras.StatelessScope() as scope:
+            gradient = jax.grad(lambda x: jnp.sum(fn(x).astype("float32")))(x)
+        if scope.state_mapping:
+            warnings.warn(
+                "The discriminator updated its variables (batch-norm "
+                "statistics or a seed) while a penalty was computed outside "
+                "a GAN step; on JAX those updates are dropped.",
+                stacklevel=3,
+            )
+        return gradient
+    updated = []
+
+    def total(x):
+        y, updates = _in_scope(lambda: fn(x))
+        updated[:] = [variable for variable, _ in updates]
+        return jnp.sum(y.astype("float32")), [value for _, value in updates]
+
+    gradient, new_values = jax.grad(total, has_aux=True)(x)
+    _assign(zip(updated, new_values, strict=True))
+    return gradient
