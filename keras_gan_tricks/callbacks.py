@@ -564,6 +564,23 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         return cls(**config)
 
 
+def update_average(pairs, copies, decay, step=None):
+    """One EMA update: `average = d * average + (1 - d) * weight` for each
+    `(average, weight)` pair, with `d = min(decay, (1 + step) / (10 + step))`
+    when `step` (a number or a tensor) is given; `copy = weight` for each pair
+    of `copies`. Written in `keras.ops`, so it runs inside a compiled step."""
+    if step is not None:
+        step = ops.cast(step, "float32")
+        decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+    for average, weight in pairs:
+        average.assign(
+            ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
+        )
+    for copy, weight in copies:
+        # A copy, not the same buffer: JAX donates each state buffer once.
+        copy.assign(ops.copy(weight))
+
+
 def _clone_generator(model):
     """A built structural copy of `model.generator`, with the same weights."""
     generator = model.generator
@@ -594,7 +611,8 @@ class GeneratorEMA(keras.callbacks.Callback):
     copied.
 
     With a `kgt.GAN` the averaged generator is kept in the GAN (saved with
-    it) and `generate()` samples from it (`generate(..., use_ema=False)` for
+    it), the update runs inside the GAN's compiled step (no per-batch Python
+    work), and `generate()` samples from it (`generate(..., use_ema=False)` for
     the raw one). For another model with a `generator` attribute it is
     `callback.ema_generator`.
 
@@ -641,17 +659,20 @@ class GeneratorEMA(keras.callbacks.Callback):
             )
         )
 
+        if _is_gan(model):
+            # kgt.GAN updates the average inside its compiled step.
+            model.set_generator_ema(self.decay, self.warmup)
+
+    def on_train_end(self, logs=None):
+        if _is_gan(self.model):
+            self.model.set_generator_ema(None)
+
     def on_train_batch_end(self, batch, logs=None):
         model = self.model  # On JAX, reading it brings the weights up to date.
-        decay = self.decay
-        if self.warmup:
-            step = _training_step(model)
-            decay = min(decay, (1.0 + step) / (10.0 + step))
-        for average, weight in self._pairs:
-            average.assign(decay * average + (1.0 - decay) * weight)
-        for copy, weight in self._copies:
-            # A copy, not the same buffer: JAX donates each state buffer once.
-            copy.assign(ops.copy(weight))
+        if _is_gan(model):
+            return
+        step = _training_step(model) if self.warmup else None
+        update_average(self._pairs, self._copies, self.decay, step)
 
     def get_config(self):
         return {"decay": self.decay, "warmup": self.warmup}

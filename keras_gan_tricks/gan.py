@@ -205,6 +205,7 @@ class GAN(keras.Model):
         # Layers holding the state of callbacks (EMA weights, balancer), so
         # that it is saved, restored and reloaded with the GAN.
         self.trick_states = {}
+        self._generator_ema = None  # (decay, warmup) while GeneratorEMA trains
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -674,7 +675,41 @@ class GAN(keras.Model):
             self.generator.trainable_variables,
             self.g_optimizer,
         )
+        if self._generator_ema is not None:
+            self._update_generator_ema()
         return self._record(d_loss, g_loss, d_aux, training=True)
+
+    def set_generator_ema(self, decay, warmup=True):
+        """Updates the averaged generator (`trick_states["ema_generator"]`)
+        inside each training step, or stops with `decay=None`.
+
+        `kgt.callbacks.GeneratorEMA` calls this; see it for the update."""
+        if decay is not None and EMA_GENERATOR not in self.trick_states:
+            raise ValueError(
+                "No averaged generator is attached: use "
+                "kgt.callbacks.GeneratorEMA, which makes one."
+            )
+        config = None if decay is None else (float(decay), bool(warmup))
+        if config != self._generator_ema:
+            self._generator_ema = config
+            # The step is compiled with or without the update.
+            self.train_function = None
+
+    def _update_generator_ema(self):
+        from keras_gan_tricks.callbacks import update_average
+
+        decay, warmup = self._generator_ema
+        average = self.trick_states[EMA_GENERATOR]
+        pairs = zip(
+            average.trainable_weights, self.generator.trainable_weights, strict=True
+        )
+        copies = zip(
+            average.non_trainable_weights,
+            self.generator.non_trainable_weights,
+            strict=True,
+        )
+        step = self.g_optimizer.iterations if warmup else None
+        update_average(pairs, copies, decay, step)
 
     def _test_step(self, data):
         real, condition = self._unpack(data)
@@ -762,6 +797,9 @@ class GAN(keras.Model):
         try:
             return super().fit(x, y, *args, **kwargs)
         finally:
+            # A GeneratorEMA callback switches the in-step average on for
+            # its own `fit` only.
+            self.set_generator_ema(None)
             # Keras does this for `model.optimizer` only: an optimizer with
             # `use_ema=True` swaps in its moving averages when training ends.
             if self.compiled:

@@ -433,6 +433,63 @@ def test_ema_is_saved_and_reloaded(tmp_path):
     assert callback.ema_generator is loaded.trick_states["ema_generator"]
 
 
+def test_ema_warmup_schedule_inside_the_step_and_only_during_its_fit():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile()
+    initial = [w.numpy() for w in gan.generator.trainable_weights]
+    snapshots = []
+    record = EachBatch(
+        lambda b, logs: snapshots.append(
+            [w.numpy() for w in gan.generator.trainable_weights]
+        )
+    )
+    ema = GeneratorEMA(decay=0.9, warmup=True)
+    data = two_clusters(256)
+    gan.fit(data, batch_size=32, verbose=0, callbacks=[ema, record])
+    expected = initial
+    for t, weights in enumerate(snapshots, start=1):  # t: steps taken
+        d = min(0.9, (1 + t) / (10 + t))
+        expected = [d * e + (1 - d) * w for e, w in zip(expected, weights, strict=True)]
+    average = [w.numpy() for w in ema.ema_generator.trainable_weights]
+    for e, a in zip(expected, average, strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    # A later fit without the callback trains G but leaves the average alone.
+    gan.fit(data, batch_size=32, verbose=0)
+    assert not np.allclose(gan.generator.trainable_weights[0].numpy(), snapshots[-1][0])
+    for before, after in zip(average, ema.ema_generator.trainable_weights, strict=True):
+        np.testing.assert_array_equal(after.numpy(), before)
+
+
+def test_ema_for_a_model_that_is_not_a_kgt_gan():
+    # Any model with a `generator` attribute: updated from Python per batch.
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.generator = mlp_generator()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(self.generator(x))
+
+    model = Holder()
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x = np.random.default_rng(0).standard_normal((64, 4)).astype("float32")
+    before = [w.numpy() for w in model.generator.trainable_weights]
+    ema = GeneratorEMA(decay=0.5, warmup=False)
+    model.fit(x, np.ones((64, 1)), batch_size=64, verbose=0, callbacks=[ema])
+    after = [w.numpy() for w in model.generator.trainable_weights]
+    for a, b0, b1 in zip(
+        ema.ema_generator.trainable_weights, before, after, strict=True
+    ):
+        np.testing.assert_allclose(a.numpy(), 0.5 * b0 + 0.5 * b1, rtol=1e-5, atol=1e-6)
+
+
+def test_set_generator_ema_needs_an_averaged_generator():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
+    with pytest.raises(ValueError, match="GeneratorEMA"):
+        gan.set_generator_ema(0.99)
+
+
 def test_ema_bad_arguments():
     with pytest.raises(ValueError, match="decay=1.0"):
         GeneratorEMA(decay=1.0)
