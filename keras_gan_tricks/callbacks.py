@@ -65,24 +65,45 @@ def find_instance_noise(model):
 
 @register
 class _ScalarState(keras.layers.Layer):
-    """Named float scalars kept as non-trainable variables (callback state)."""
+    """Named float scalars kept in one non-trainable vector (callback state).
+
+    Reads come from a Python copy, loaded by `refresh()` (call it once the
+    variable may have been restored, e.g. at the start of `fit`); writes go
+    to the copy and reach the variable, in one assignment, at `flush()`.
+    """
 
     def __init__(self, names, **kwargs):
         super().__init__(**kwargs)
         self.names = list(names)
-        self._values = {
-            name: self.add_weight(
-                shape=(), initializer="zeros", trainable=False, name=name
-            )
-            for name in self.names
-        }
+        self.values = self.add_weight(
+            shape=(len(self.names),),
+            initializer="zeros",
+            trainable=False,
+            name="values",
+        )
+        self._copy = None
+        self._dirty = False
         self.built = True
 
+    def refresh(self):
+        self._copy = [float(v) for v in ops.convert_to_numpy(self.values)]
+        self._dirty = False
+
+    def flush(self):
+        if self._dirty:
+            self.values.assign(np.asarray(self._copy, "float32"))
+            self._dirty = False
+
     def __getitem__(self, name):
-        return float(ops.convert_to_numpy(self._values[name]))
+        if self._copy is None:
+            self.refresh()
+        return self._copy[self.names.index(name)]
 
     def __setitem__(self, name, value):
-        self._values[name].assign(value)
+        if self._copy is None:
+            self.refresh()
+        self._copy[self.names.index(name)] = float(value)
+        self._dirty = True
 
     def call(self, inputs):
         return inputs
@@ -450,11 +471,13 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
     def _sync(self):
         """Initialises the state, or re-applies a restored one, once per fit."""
         state = self._state
+        state.refresh()  # BackupAndRestore may have restored it.
         if not state["initialized"]:
             state["base_lr"] = 1.0 if self._scheduled else self.current_lr()
             state["scale"] = 1.0
             state["initialized"] = 1.0
         self._apply_scale()
+        state.flush()
         self._synced = True
 
     def _batch_losses(self, logs):
@@ -483,6 +506,7 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
             state["ema_d"] = s * state["ema_d"] + (1 - s) * d_loss
             state["ema_g"] = s * state["ema_g"] + (1 - s) * g_loss
             self._judge()
+            state.flush()
         if logs is not None:
             logs["d_lr"] = self.current_lr()
 
@@ -662,10 +686,6 @@ class GeneratorEMA(keras.callbacks.Callback):
         if _is_gan(model):
             # kgt.GAN updates the average inside its compiled step.
             model.set_generator_ema(self.decay, self.warmup)
-
-    def on_train_end(self, logs=None):
-        if _is_gan(self.model):
-            self.model.set_generator_ema(None)
 
     def on_train_batch_end(self, batch, logs=None):
         model = self.model  # On JAX, reading it brings the weights up to date.

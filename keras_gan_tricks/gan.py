@@ -196,16 +196,20 @@ class GAN(keras.Model):
         self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks: Keras hands callbacks the
         # epoch's running means instead.
-        self._batch_values = [
-            self.add_weight(
-                shape=(), initializer="zeros", trainable=False, name=f"batch_{name}"
-            )
-            for name in _BATCH_VALUES
-        ]
+        # One vector, so that reading them costs one transfer.
+        self._batch_values = self.add_weight(
+            shape=(len(_BATCH_VALUES),),
+            initializer="zeros",
+            trainable=False,
+            name="batch_values",
+        )
         # Layers holding the state of callbacks (EMA weights, balancer), so
         # that it is saved, restored and reloaded with the GAN.
         self.trick_states = {}
-        self._generator_ema = None  # (decay, warmup) while GeneratorEMA trains
+        # (decay, warmup) of the in-step generator average, or None; the
+        # GeneratorEMA callbacks of a `fit` request it.
+        self._generator_ema = None
+        self._generator_ema_requested = None
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -641,8 +645,9 @@ class GAN(keras.Model):
         d_fake = ops.mean(self.loss.score(d_aux["fake_logits"]))
         if training:
             values = (d_loss, g_loss, d_real, d_fake, d_aux["penalty"])
-            for variable, value in zip(self._batch_values, values, strict=True):
-                variable.assign(ops.cast(value, variable.dtype))
+            self._batch_values.assign(
+                ops.stack([ops.cast(value, "float32") for value in values])
+            )
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(d_real)
@@ -681,19 +686,32 @@ class GAN(keras.Model):
 
     def set_generator_ema(self, decay, warmup=True):
         """Updates the averaged generator (`trick_states["ema_generator"]`)
-        inside each training step, or stops with `decay=None`.
+        inside each training step of the current `fit`, or not with
+        `decay=None`.
 
-        `kgt.callbacks.GeneratorEMA` calls this; see it for the update."""
+        `kgt.callbacks.GeneratorEMA` calls this when `fit` hands it the GAN;
+        see it for the update. A `fit` without the callback does not
+        average."""
         if decay is not None and EMA_GENERATOR not in self.trick_states:
             raise ValueError(
                 "No averaged generator is attached: use "
                 "kgt.callbacks.GeneratorEMA, which makes one."
             )
         config = None if decay is None else (float(decay), bool(warmup))
+        self._generator_ema_requested = config
+        self._use_generator_ema(config)
+
+    def _use_generator_ema(self, config):
         if config != self._generator_ema:
             self._generator_ema = config
             # The step is compiled with or without the update.
             self.train_function = None
+
+    def make_train_function(self, force=False):
+        # Keras calls this in `fit` after the callbacks' `set_model`: the
+        # average is updated in this `fit` only if a GeneratorEMA asked.
+        self._use_generator_ema(self._generator_ema_requested)
+        return super().make_train_function(force=force)
 
     def _update_generator_ema(self):
         from keras_gan_tricks.callbacks import update_average
@@ -727,9 +745,10 @@ class GAN(keras.Model):
         gives the values of the latest batch alone, as Python floats.
         """
         self._sync_state()
+        values = ops.convert_to_numpy(self._batch_values)
         return {
-            name: float(ops.convert_to_numpy(variable))
-            for name, variable in zip(_BATCH_VALUES, self._batch_values, strict=True)
+            name: float(value)
+            for name, value in zip(_BATCH_VALUES, values, strict=True)
         }
 
     def call(self, inputs, training=False):
@@ -794,12 +813,10 @@ class GAN(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_data(x, y)
+        self._generator_ema_requested = None  # GeneratorEMA's set_model asks
         try:
             return super().fit(x, y, *args, **kwargs)
         finally:
-            # A GeneratorEMA callback switches the in-step average on for
-            # its own `fit` only.
-            self.set_generator_ema(None)
             # Keras does this for `model.optimizer` only: an optimizer with
             # `use_ema=True` swaps in its moving averages when training ends.
             if self.compiled:

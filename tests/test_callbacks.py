@@ -453,7 +453,13 @@ def test_ema_warmup_schedule_inside_the_step_and_only_during_its_fit():
     average = [w.numpy() for w in ema.ema_generator.trainable_weights]
     for e, a in zip(expected, average, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    # Fitting again with the callback reuses the compiled step (no retrace).
+    step = gan.train_function
+    gan.fit(data[:32], batch_size=32, verbose=0, callbacks=[ema])
+    assert gan.train_function is step
+    average = [w.numpy() for w in ema.ema_generator.trainable_weights]
     # A later fit without the callback trains G but leaves the average alone.
+    snapshots.append([w.numpy() for w in gan.generator.trainable_weights])
     gan.fit(data, batch_size=32, verbose=0)
     assert not np.allclose(gan.generator.trainable_weights[0].numpy(), snapshots[-1][0])
     for before, after in zip(average, ema.ema_generator.trainable_weights, strict=True):
