@@ -1,0 +1,263 @@
+"""Mode coverage on the 2D ring and grid mixtures, trick by trick.
+
+BENCHMARKS.md section 2 (PacGAN's synthetic protocol): 2,500 generated
+samples per run; a sample is high quality within 3 std of its nearest
+centre; a mode is captured if at least one high-quality sample is nearest to
+it; reverse KL of the high-quality samples' mode histogram to uniform.
+Networks as PacGAN: generator MLP 4x400 ReLU with batch norm, z in R^2
+normal; discriminator MLP 3x200 LeakyReLU(0.2) (PacGAN used maxout); Adam
+1e-4, beta_1 0.8, batch 100; `--steps` generator steps per run. Each row is
+one setting over `--seeds` seeds: mean +- standard error.
+
+    python benchmarks/modes.py                       # full: 10 seeds
+    python benchmarks/modes.py --quick               # 2 seeds, 2 rows, short
+    python benchmarks/modes.py --json out.json --plot out.png
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--datasets", nargs="*", default=["ring", "grid"])
+    parser.add_argument("--rows", nargs="*", default=None)
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--plot", help="PNG of vanilla vs all tricks (seed 0)")
+    parser.add_argument(
+        "--backend", default=None, choices=["tensorflow", "jax", "torch"]
+    )
+    return parser.parse_args(argv)
+
+
+ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
+if ARGS.backend:
+    os.environ["KERAS_BACKEND"] = ARGS.backend
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_gan_tricks as kgt  # noqa: E402
+
+BATCH = 100
+N_EVAL = 2500
+PUBLISHED = {
+    "GAN (PacGAN Table 1)": {"ring": (6.3, 98.2, 0.45), "grid": (17.3, 94.8, 0.70)},
+    "PacGAN4 (PacGAN Table 1)": {"ring": (7.8, 95.9, 0.07), "grid": (24.8, 93.6, 0.04)},
+    "VEEGAN (VEEGAN Table 1)": {"ring": (8, 52.9, None), "grid": (24.6, 40, None)},
+    "Unrolled GAN (VEEGAN Table 1)": {
+        "ring": (7.6, 35.6, None),
+        "grid": (23.6, 16, None),
+    },
+}
+# Instance noise starts at about the mixture's spacing scale: a tenth of the
+# ring's radius, a tenth of the grid's spacing x 2.
+NOISE = {"ring": 0.1, "grid": 0.2}
+
+
+def generator():
+    layers = [keras.Input((2,))]
+    for _ in range(4):
+        layers += [
+            keras.layers.Dense(400),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    return keras.Sequential([*layers, keras.layers.Dense(2)])
+
+
+def discriminator(minibatch_stddev=False):
+    layers = [keras.Input((2,))]
+    for _ in range(3):
+        layers += [keras.layers.Dense(200), keras.layers.LeakyReLU(0.2)]
+    if minibatch_stddev:
+        layers.append(kgt.layers.MinibatchStdDev(group_size=4))
+    return keras.Sequential([*layers, keras.layers.Dense(1)])
+
+
+# Each row: what it adds to vanilla (non-saturating loss, nothing else).
+# "all" is the library's recommended set for these data.
+ROWS = {
+    "vanilla": {},
+    "+ one-sided smoothing 0.1": {"policy": "oss"},
+    "+ label noise U(0.7,1.2)/U(0,0.3)": {"policy": "noise"},
+    "+ label flips 5%": {"policy": "flip"},
+    "+ instance noise, decayed": {"noise": True},
+    "+ R1 (gamma 0.1)": {"r1": True},
+    "+ D lr balancer": {"balancer": True},
+    "+ generator EMA 0.999": {"ema": True},
+    "+ MinibatchStdDev": {"mbstd": True},
+    "all tricks": {
+        "policy": "oss",
+        "noise": True,
+        "r1": True,
+        "balancer": True,
+        "ema": True,
+    },
+    "all tricks + MinibatchStdDev": {
+        "policy": "oss",
+        "noise": True,
+        "r1": True,
+        "balancer": True,
+        "ema": True,
+        "mbstd": True,
+    },
+}
+POLICIES = {
+    "oss": lambda: kgt.labels.OneSidedSmoothing(0.1),
+    "noise": lambda: kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
+    "flip": lambda: kgt.labels.RandomFlip(0.05),
+}
+
+
+def data(name):
+    if name == "ring":
+        points, centers = kgt.datasets.gaussian_ring(n=100_000)
+        return points, centers, kgt.datasets.RING_STD
+    points, centers = kgt.datasets.gaussian_grid(n=100_000)
+    return points, centers, kgt.datasets.GRID_STD
+
+
+def train(dataset, row, seed, steps):
+    """One run; returns the metrics and the evaluation samples."""
+    keras.utils.set_random_seed(seed)
+    points, centers, std = data(dataset)
+    options = ROWS[row]
+    gan = kgt.GAN(
+        generator(),
+        discriminator(options.get("mbstd", False)),
+        latent_dim=2,
+        instance_noise=NOISE[dataset] if options.get("noise") else None,
+        seed=seed,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        label_policy=POLICIES[options["policy"]]() if "policy" in options else None,
+        penalty=kgt.penalties.R1(0.1) if options.get("r1") else None,
+    )
+    callbacks = []
+    if options.get("noise"):
+        callbacks.append(
+            kgt.callbacks.InstanceNoiseDecay(
+                initial=NOISE[dataset], final=0.0, steps=max(1, steps // 2)
+            )
+        )
+    if options.get("balancer"):
+        callbacks.append(kgt.callbacks.DiscriminatorLRBalancer())
+    if options.get("ema"):
+        callbacks.append(kgt.callbacks.GeneratorEMA(0.999))
+    rng = np.random.default_rng(seed)
+    x = points[rng.integers(0, len(points), steps * BATCH)]
+    gan.fit(
+        x, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
+    )
+    samples = gan.generate(N_EVAL, seed=10_000 + seed)
+    return kgt.evaluation.mode_coverage(samples, centers, std), samples, centers
+
+
+def _mean_se(values):
+    values = np.asarray(values, "float64")
+    se = values.std(ddof=1) / len(values) ** 0.5 if len(values) > 1 else 0.0
+    return float(values.mean()), float(se)
+
+
+def plot(path, samples_by_row, centers_by_dataset):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(centers_by_dataset)
+    rows = list(next(iter(samples_by_row.values())))
+    fig, axes = plt.subplots(
+        len(datasets), len(rows), figsize=(4 * len(rows), 4 * len(datasets))
+    )
+    axes = np.atleast_2d(axes)
+    for i, dataset in enumerate(datasets):
+        for j, row in enumerate(rows):
+            ax = axes[i, j]
+            points = samples_by_row[dataset][row]
+            centers = centers_by_dataset[dataset]
+            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="generated")
+            ax.scatter(centers[:, 0], centers[:, 1], s=30, c="red", marker="x")
+            ax.set_title(f"{dataset}: {row}")
+            ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main():
+    args = ARGS
+    seeds = 2 if args.quick else args.seeds
+    steps = 300 if args.quick else args.steps
+    rows = args.rows or (["vanilla", "all tricks"] if args.quick else list(ROWS))
+    for row in rows:
+        if row not in ROWS:
+            raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+    results, samples_by_row, centers_by_dataset = {}, {}, {}
+    start = time.perf_counter()
+    for dataset in args.datasets:
+        results[dataset], samples_by_row[dataset] = {}, {}
+        for row in rows:
+            runs = []
+            for seed in range(seeds):
+                metrics, samples, centers = train(dataset, row, seed, steps)
+                runs.append(metrics)
+                if seed == 0:
+                    samples_by_row[dataset][row] = samples
+                    centers_by_dataset[dataset] = centers
+            summary = {
+                key: _mean_se([r[key] for r in runs])
+                for key in ("modes", "high_quality", "reverse_kl")
+            }
+            results[dataset][row] = {"runs": runs, **summary}
+            m, hq, kl = (summary[k] for k in ("modes", "high_quality", "reverse_kl"))
+            print(
+                f"{dataset:5} {row:36} modes {m[0]:5.2f} +- {m[1]:.2f}  "
+                f"HQ {100 * hq[0]:5.1f} +- {100 * hq[1]:.1f}%  "
+                f"KL {kl[0]:.3f} +- {kl[1]:.3f}   ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+    print()
+    for dataset in args.datasets:
+        print(f"{dataset}: modes / % high quality / reverse KL")
+        for name, published in PUBLISHED.items():
+            m, hq, kl = published[dataset]
+            print(f"  {name:36} {m} / {hq} / {'-' if kl is None else kl}")
+    if args.plot:
+        plot(
+            args.plot,
+            {
+                d: {r: s for r, s in by_row.items() if r in ("vanilla", "all tricks")}
+                for d, by_row in samples_by_row.items()
+            },
+            centers_by_dataset,
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "seeds": seeds,
+                    "steps": steps,
+                    "batch_size": BATCH,
+                    "backend": keras.backend.backend(),
+                    "keras": keras.__version__,
+                    "results": results,
+                    "published": PUBLISHED,
+                },
+                f,
+                indent=2,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,365 @@
+"""Speed of kgt.GAN's step against a hand-written step and the classic loop.
+
+BENCHMARKS.md section 1. Contenders, same networks, same data, batch 64:
+
+    bare       a minimal hand-written `train_step` as in Keras's DCGAN guide
+               (GradientTape, two optimizers, BCE from logits; TensorFlow)
+    kgt-plain  kgt.GAN, no tricks
+    kgt-all    kgt.GAN with one-sided label smoothing, instance noise, R1,
+               DiscriminatorLRBalancer and GeneratorEMA
+    classic    the seed tutorials' loop: generator.predict, then
+               discriminator.train_on_batch on real+fake, then
+               combined.train_on_batch with the discriminator frozen
+
+All in one process: each contender is warmed up, then the contenders
+alternate (rotating the order each round), each timing `steps` steps; a ratio
+is the median over rounds of the two contenders' per-step times in the same
+round. Utilization: the step's floating-point operations, counted from the
+layer shapes, per second, over a float32 matmul's rate measured in the same
+run. Memory: resident set size after epoch 2 and epoch 20 of kgt-all.
+
+    python benchmarks/speed.py                 # full: 7 rounds
+    python benchmarks/speed.py --quick         # 3 rounds, fewer steps
+    python benchmarks/speed.py --json out.json --backend tensorflow
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument(
+        "--backend", default=None, choices=["tensorflow", "jax", "torch"]
+    )
+    parser.add_argument("--models", nargs="*", default=["dcgan28", "digits"])
+    return parser.parse_args(argv)
+
+
+ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
+if ARGS.backend:
+    os.environ["KERAS_BACKEND"] = ARGS.backend
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+import keras_gan_tricks as kgt  # noqa: E402
+
+BATCH = 64
+LATENT = {"dcgan28": 100, "digits": 32}
+
+
+def networks(model):
+    """The two networks of BENCHMARKS.md for `model`, freshly built."""
+    if model == "dcgan28":
+        shape = (28, 28, 1)
+        g = kgt.architectures.dcgan_generator(LATENT[model], shape)
+        d = kgt.architectures.dcgan_discriminator(shape, dropout=0.3)
+    else:
+        from keras_gan_tricks.demo import IMAGE_SHAPE, LATENT_DIM
+
+        LATENT[model] = LATENT_DIM
+        shape = IMAGE_SHAPE
+        g = kgt.architectures.dcgan_generator(LATENT_DIM, shape, base_filters=64)
+        d = kgt.architectures.dcgan_discriminator(
+            shape, base_filters=64, stages=2, dropout=0.3
+        )
+    return g, d, shape
+
+
+def adam():
+    return keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+
+# Contenders. Each `make_*` returns `run(data, steps)`, which trains `steps`
+# batches of BATCH from `data`.
+
+
+def make_bare(model):
+    import tensorflow as tf
+
+    g, d, _ = networks(model)
+    latent = LATENT[model]
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    class Bare(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.generator, self.discriminator = g, d
+            self.seed = keras.random.SeedGenerator(0)
+
+        def compile(self):
+            super().compile()
+            self.d_optimizer, self.g_optimizer = adam(), adam()
+
+        def train_step(self, real):
+            n = tf.shape(real)[0]
+            z = keras.random.normal((n, latent), seed=self.seed)
+            fake = self.generator(z, training=True)
+            images = tf.concat([real, fake], axis=0)
+            labels = tf.concat([tf.ones((n, 1)), tf.zeros((n, 1))], axis=0)
+            with tf.GradientTape() as tape:
+                d_loss = bce(labels, self.discriminator(images, training=True))
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(
+                zip(grads, self.discriminator.trainable_weights, strict=True)
+            )
+            z = keras.random.normal((n, latent), seed=self.seed)
+            with tf.GradientTape() as tape:
+                logits = self.discriminator(self.generator(z, training=True))
+                g_loss = bce(tf.ones((n, 1)), logits)
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(
+                zip(grads, self.generator.trainable_weights, strict=True)
+            )
+            return {"d_loss": d_loss, "g_loss": g_loss}
+
+    bare = Bare()
+    bare.compile()
+
+    def run(data, steps):
+        bare.fit(data[: steps * BATCH], batch_size=BATCH, verbose=0, shuffle=False)
+
+    return run
+
+
+def make_kgt(model, tricks, callbacks_out=None):
+    g, d, _ = networks(model)
+    if not tricks:
+        gan = kgt.GAN(g, d, seed=0)
+        gan.compile()
+        callbacks = []
+    else:
+        gan = kgt.GAN(g, d, seed=0, instance_noise=0.1)
+        gan.compile(
+            label_policy=kgt.labels.OneSidedSmoothing(0.1),
+            penalty=kgt.penalties.R1(0.1),
+        )
+        callbacks = [
+            kgt.callbacks.DiscriminatorLRBalancer(),
+            kgt.callbacks.GeneratorEMA(0.999),
+        ]
+    if callbacks_out is not None:
+        callbacks_out.extend(callbacks)
+
+    def run(data, steps, extra_callbacks=(), epochs=1):
+        gan.fit(
+            data[: steps * BATCH],
+            batch_size=BATCH,
+            epochs=epochs,
+            verbose=0,
+            shuffle=False,
+            callbacks=[*callbacks, *extra_callbacks],
+        )
+
+    run.gan = gan
+    return run
+
+
+def make_classic(model):
+    g, d, shape = networks(model)
+    latent = LATENT[model]
+    d.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
+    d.trainable = False
+    combined = keras.Sequential([keras.Input((latent,)), g, d])
+    combined.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    labels = np.concatenate([np.ones((BATCH, 1)), np.zeros((BATCH, 1))]).astype(
+        "float32"
+    )
+    ones = np.ones((BATCH, 1), "float32")
+
+    def run(data, steps):
+        for i in range(steps):
+            real = data[i * BATCH : (i + 1) * BATCH]
+            z = rng.standard_normal((BATCH, latent)).astype("float32")
+            fake = g.predict(z, verbose=0)
+            d.train_on_batch(np.concatenate([real, fake]), labels)
+            z = rng.standard_normal((BATCH, latent)).astype("float32")
+            combined.train_on_batch(z, ones)
+
+    return run
+
+
+# Floating-point operations, counted from the layer shapes.
+
+
+def forward_flops(net):
+    """Multiply-adds x 2 of one sample's forward pass through `net`."""
+    total = 0
+    for layer in kgt._utils.walk_layers(net):
+        if isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            kh, kw, c_out, c_in = layer.kernel.shape
+            h, w = layer.input.shape[1:3]
+            total += 2 * kh * kw * c_in * c_out * h * w
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw, c_in, c_out = layer.kernel.shape
+            h, w = layer.output.shape[1:3]
+            total += 2 * kh * kw * c_in * c_out * h * w
+    return total
+
+
+def step_flops(g, d):
+    """One GAN step on a batch: G forward for D's fake batch; D forward and
+    backward (x3) on real and fake; G forward and backward (x3) and D forward
+    and backward to its input (x2) for G's update."""
+    fg, fd = forward_flops(g), forward_flops(d)
+    return BATCH * (fg + 3 * 2 * fd + 3 * fg + 2 * fd)
+
+
+def matmul_rate(n=1024, repeats=10):
+    """float32 matmul FLOP/s on this machine now (median of `repeats`)."""
+    a = keras.random.normal((n, n), seed=0)
+    b = keras.random.normal((n, n), seed=1)
+    ops.convert_to_numpy(ops.matmul(a, b))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ops.convert_to_numpy(ops.matmul(a, b))
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times)
+
+
+def rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class RecordRSS(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rss = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rss.append(rss_bytes())
+
+
+def data_for(model, steps):
+    rng = np.random.default_rng(0)
+    if model == "dcgan28":
+        x = np.tanh(rng.standard_normal((steps * BATCH, 28, 28, 1)))
+    else:
+        real = kgt.datasets.digits()[0]
+        x = real[rng.integers(0, len(real), steps * BATCH)]
+    return np.asarray(x, "float32")
+
+
+def bench_model(model, rounds, steps, memory_epochs):
+    backend = keras.backend.backend()
+    contenders = {}
+    if backend == "tensorflow":
+        contenders["bare"] = make_bare(model)
+    contenders["kgt-plain"] = make_kgt(model, tricks=False)
+    contenders["kgt-all"] = make_kgt(model, tricks=True)
+    contenders["classic"] = make_classic(model)
+    data = data_for(model, steps)
+    for run in contenders.values():
+        run(data, steps)  # warm up: trace and compile
+    times = {name: [] for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            contenders[name](data, steps)
+            times[name].append((time.perf_counter() - start) / steps)
+        print(
+            f"  {model} round {r + 1}: "
+            + ", ".join(f"{n} {1000 * t[-1]:.1f} ms" for n, t in times.items()),
+            flush=True,
+        )
+
+    def ratio(a, b):
+        if a not in times or b not in times:
+            return None
+        return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+
+    gan = contenders["kgt-plain"].gan
+    flops = step_flops(gan.generator, gan.discriminator)
+    rate = matmul_rate()
+    plain = statistics.median(times["kgt-plain"])
+    record = RecordRSS()
+    contenders["kgt-all"](data, max(1, steps // 2), [record], epochs=memory_epochs)
+    result = {
+        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
+        "kgt_plain_over_bare": ratio("kgt-plain", "bare"),
+        "kgt_all_over_bare": ratio("kgt-all", "bare"),
+        "kgt_all_over_kgt_plain": ratio("kgt-all", "kgt-plain"),
+        "classic_over_kgt_all": ratio("classic", "kgt-all"),
+        "step_gflop": flops / 1e9,
+        "matmul_gflops": rate / 1e9,
+        "utilization": flops / plain / rate,
+        "rss_mb_epoch_2": record.rss[1] / 2**20,
+        f"rss_mb_epoch_{memory_epochs}": record.rss[-1] / 2**20,
+        "memory_growth": record.rss[-1] / record.rss[1] - 1,
+    }
+    return result
+
+
+def main():
+    args = ARGS
+    rounds = 3 if args.quick else 7
+    steps = {"dcgan28": 5 if args.quick else 10, "digits": 10 if args.quick else 29}
+    memory_epochs = 6 if args.quick else 20
+    results = {}
+    for model in args.models:
+        print(f"{model}:", flush=True)
+        results[model] = bench_model(model, rounds, steps[model], memory_epochs)
+    print()
+    keys = [
+        "kgt_plain_over_bare",
+        "kgt_all_over_bare",
+        "kgt_all_over_kgt_plain",
+        "classic_over_kgt_all",
+        "utilization",
+        "memory_growth",
+    ]
+    print(f"{'':24}" + "".join(f"{m:>12}" for m in results))
+    for key in keys:
+        cells = []
+        for row in results.values():
+            value = row[key]
+            cells.append("n/a" if value is None else f"{value:.3f}")
+        print(f"{key:24}" + "".join(f"{c:>12}" for c in cells))
+    for model, row in results.items():
+        print(
+            f"{model}: "
+            + ", ".join(f"{n} {v:.1f} ms/step" for n, v in row["ms_per_step"].items())
+            + f"; {row['step_gflop']:.2f} GFLOP/step, matmul {row['matmul_gflops']:.0f}"
+            " GFLOP/s"
+        )
+    # The headline figures, for the JSON's top level: the DCGAN's.
+    first = results[args.models[0]]
+    summary = {key: first[key] for key in keys}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    **summary,
+                    "models": results,
+                    "rounds": rounds,
+                    "backend": keras.backend.backend(),
+                    "python": platform.python_version(),
+                    "keras": keras.__version__,
+                    "cpus": os.cpu_count(),
+                },
+                f,
+                indent=2,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
