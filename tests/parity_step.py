@@ -55,11 +55,12 @@ def generator():
     return keras.Model(z, x, name="parity_generator")
 
 
-def discriminator():
+def discriminator(minibatch_stddev=True):
     x_in = keras.Input(SAMPLE_SHAPE)
     x = keras.layers.Conv2D(8, 4, strides=2, padding="same")(x_in)
     x = keras.layers.LeakyReLU(0.2)(x)
-    x = kgt.layers.MinibatchStdDev(group_size=4)(x)
+    if minibatch_stddev:
+        x = kgt.layers.MinibatchStdDev(group_size=4)(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(1)(x)
     return keras.Model(x_in, x, name="parity_discriminator")
@@ -84,6 +85,16 @@ CONFIGS = {
         penalty=lambda: kgt.penalties.R2(0.5),
         d_steps=2,
     ),
+    # No MinibatchStdDev: the discriminator sees real and fake in one call.
+    "smoothed_joint_batch": dict(
+        d_optimizer=lambda: keras.optimizers.Adam(1e-3, beta_1=0.5),
+        g_optimizer=lambda: keras.optimizers.Adam(1e-3, beta_1=0.5),
+        loss="non_saturating",
+        label_policy=lambda: kgt.labels.OneSidedSmoothing(0.2),
+        penalty=lambda: None,
+        d_steps=1,
+        minibatch_stddev=False,
+    ),
 }
 
 
@@ -96,7 +107,11 @@ def make_inputs(path, seed=0, batch_size=8):
         "latents": rng.standard_normal((3, batch_size, LATENT_DIM)).astype("float32"),
         "sample_latents": rng.standard_normal((4, LATENT_DIM)).astype("float32"),
     }
-    for prefix, net in (("g", generator()), ("d", discriminator())):
+    for prefix, net in (
+        ("g", generator()),
+        ("d", discriminator()),
+        ("e", discriminator(minibatch_stddev=False)),
+    ):
         for i, weight in enumerate(net.get_weights()):
             arrays[f"{prefix}{i:02d}"] = weight
     np.savez(path, **arrays)
@@ -109,9 +124,14 @@ def _weights(arrays, prefix):
 def run(inputs, out, config_name):
     arrays = dict(np.load(inputs))
     config = CONFIGS[config_name]
-    g, d = generator(), discriminator()
+    g = generator()
     g.set_weights(_weights(arrays, "g"))
-    d.set_weights(_weights(arrays, "d"))
+    if config.get("minibatch_stddev", True):
+        d = discriminator()
+        d.set_weights(_weights(arrays, "d"))
+    else:
+        d = discriminator(minibatch_stddev=False)
+        d.set_weights(_weights(arrays, "e"))
     gan = FixedLatentGAN(g, d, seed=0)
     gan.compile(
         d_optimizer=config["d_optimizer"](),
@@ -122,6 +142,9 @@ def run(inputs, out, config_name):
         d_steps=config["d_steps"],
     )
     gan.fixed_latents = list(arrays["latents"][: config["d_steps"] + 1])
+    expected_joint = not config.get("minibatch_stddev", True)
+    if gan.joint_discriminator_batch is not expected_joint:
+        raise SystemExit(f"{config_name}: joint batch {gan.joint_discriminator_batch}")
     logs = gan.train_on_batch(arrays["real"], return_dict=True)
     result = {f"log_{k}": np.float32(v) for k, v in logs.items()}
     for prefix, net in (("g", gan.generator), ("d", gan.discriminator)):

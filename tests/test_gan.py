@@ -627,3 +627,62 @@ def test_batch_values_are_each_batchs_own(points):
     before = gan.batch_values()
     gan.evaluate(points, verbose=0)
     assert gan.batch_values() == before
+
+
+# How the discriminator sees the real and fake batches.
+
+
+def _d_with(*layers):
+    return keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(8), *layers, keras.layers.Dense(1)]
+    )
+
+
+@pytest.mark.parametrize(
+    "discriminator,joint",
+    [
+        (lambda: _d_with(keras.layers.LeakyReLU(0.2), keras.layers.Dropout(0.2)), True),
+        (lambda: _d_with(kgt.layers.InstanceNoise(0.1)), True),
+        (lambda: _d_with(keras.layers.BatchNormalization()), False),
+        (lambda: _d_with(kgt.layers.MinibatchStdDev()), False),
+        (
+            lambda: _d_with(keras.layers.Lambda(lambda x: x - keras.ops.mean(x, 0))),
+            False,
+        ),
+        (lambda: SubclassedDiscriminator(), False),
+    ],
+    ids=["per_sample", "instance_noise", "batch_norm", "mbstd", "lambda", "subclassed"],
+)
+def test_auto_joins_the_batches_only_for_per_sample_discriminators(
+    discriminator, joint
+):
+    gan = kgt.GAN(mlp_generator(), discriminator(), latent_dim=4)
+    gan.compile()
+    assert gan.joint_discriminator_batch is joint
+    gan.compile(d_batch="separate")
+    assert gan.joint_discriminator_batch is False
+
+
+def test_joint_batch_refused_where_it_would_mix_statistics():
+    gan = kgt.GAN(mlp_generator(), _d_with(keras.layers.BatchNormalization()))
+    with pytest.raises(ValueError, match="BatchNormalization.*d_batch='joint'"):
+        gan.compile(d_batch="joint")
+    with pytest.raises(ValueError, match="d_batch='both'"):
+        gan.compile(d_batch="both")
+
+
+def test_joint_and_separate_batches_give_the_same_loss(points, tmp_path):
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    seed_state = keras.ops.convert_to_numpy(gan.seed_generator.state)
+    losses = {}
+    for d_batch in ("joint", "separate"):
+        gan.compile(d_batch=d_batch, label_policy=kgt.labels.OneSidedSmoothing(0.1))
+        gan.seed_generator.state.assign(seed_state)  # the same fake batch
+        loss, aux = gan.discriminator_objective(keras.ops.convert_to_tensor(points))
+        losses[d_batch] = (float(loss), keras.ops.convert_to_numpy(aux["fake_logits"]))
+    assert losses["joint"][0] == pytest.approx(losses["separate"][0], rel=1e-5)
+    np.testing.assert_allclose(losses["joint"][1], losses["separate"][1], rtol=1e-5)
+    # The choice is saved with the GAN.
+    gan.compile(d_batch="separate")
+    gan.save(tmp_path / "gan.keras")
+    assert keras.saving.load_model(tmp_path / "gan.keras").d_batch == "separate"
