@@ -539,9 +539,7 @@ class GAN(keras.Model):
         ]
         if d_batch == "joint":
             mixing = [
-                layer
-                for layer in coupled
-                if isinstance(layer, _BATCH_COUPLED_LAYERS)
+                layer for layer in coupled if isinstance(layer, _BATCH_COUPLED_LAYERS)
             ]
             if mixing:
                 raise ValueError(
