@@ -63,3 +63,17 @@ def test_modes_quick(tmp_path):
         assert len(row["runs"]) == 2
         assert 0 <= row["modes"][0] <= 8 and 0 <= row["high_quality"][0] <= 1
     assert png.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_digits_quick(tmp_path):
+    out, png = tmp_path / "digits.json", tmp_path / "digits.png"
+    _run("digits.py", "--quick", "--json", str(out), "--plot", str(png))
+    report = json.loads(out.read_text())
+    assert report["classifier_accuracy"] > 0.97
+    for setting in ("vanilla", "tricks"):
+        row = report["results"][setting]
+        assert 0 <= row["classes_covered"][0] <= 10
+        assert 0 <= row["stacked_modes"][0] <= 1000
+        assert row["frechet_distance"][0] > 0
+    assert png.stat().st_size > 5_000
