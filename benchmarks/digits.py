@@ -21,9 +21,10 @@ samples side by side.
 
 import argparse
 import json
-import os
 import sys
 import time
+
+from _common import mean_se, parse_args
 
 
 def _parse(argv):
@@ -36,15 +37,10 @@ def _parse(argv):
     )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="PNG of samples, vanilla vs tricks")
-    parser.add_argument(
-        "--backend", default=None, choices=["tensorflow", "jax", "torch"]
-    )
-    return parser.parse_args(argv)
+    return parse_args(parser, argv)
 
 
 ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-if ARGS.backend:
-    os.environ["KERAS_BACKEND"] = ARGS.backend
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -86,12 +82,6 @@ def train(setting, images, seed, epochs):
         ]
     gan.fit(images, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=callbacks)
     return gan
-
-
-def _mean_se(values):
-    values = np.asarray(values, "float64")
-    se = values.std(ddof=1) / len(values) ** 0.5 if len(values) > 1 else 0.0
-    return float(values.mean()), float(se)
 
 
 def main():
@@ -137,7 +127,7 @@ def main():
             )
         results[setting] = {
             "runs": runs,
-            **{key: _mean_se([r[key] for r in runs]) for key in runs[0]},
+            **{key: mean_se([r[key] for r in runs]) for key in runs[0]},
         }
     floor = kgt.evaluation.summary(real[:2], real, classifier)[
         "frechet_distance_real_vs_real"

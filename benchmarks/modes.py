@@ -16,9 +16,10 @@ one setting over `--seeds` seeds: mean +- standard error.
 
 import argparse
 import json
-import os
 import sys
 import time
+
+from _common import mean_se, parse_args
 
 
 def _parse(argv):
@@ -30,15 +31,10 @@ def _parse(argv):
     parser.add_argument("--rows", nargs="*", default=None)
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="PNG of vanilla vs all tricks (seed 0)")
-    parser.add_argument(
-        "--backend", default=None, choices=["tensorflow", "jax", "torch"]
-    )
-    return parser.parse_args(argv)
+    return parse_args(parser, argv)
 
 
 ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-if ARGS.backend:
-    os.environ["KERAS_BACKEND"] = ARGS.backend
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -162,12 +158,6 @@ def train(dataset, row, seed, steps):
     return kgt.evaluation.mode_coverage(samples, centers, std), samples, centers
 
 
-def _mean_se(values):
-    values = np.asarray(values, "float64")
-    se = values.std(ddof=1) / len(values) ** 0.5 if len(values) > 1 else 0.0
-    return float(values.mean()), float(se)
-
-
 def plot(path, samples_by_row, centers_by_dataset):
     import matplotlib
 
@@ -215,7 +205,7 @@ def main():
                     samples_by_row[dataset][row] = samples
                     centers_by_dataset[dataset] = centers
             summary = {
-                key: _mean_se([r[key] for r in runs])
+                key: mean_se([r[key] for r in runs])
                 for key in ("modes", "high_quality", "reverse_kl")
             }
             results[dataset][row] = {"runs": runs, **summary}

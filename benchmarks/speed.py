@@ -31,21 +31,18 @@ import statistics
 import sys
 import time
 
+from _common import parse_args
+
 
 def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument(
-        "--backend", default=None, choices=["tensorflow", "jax", "torch"]
-    )
     parser.add_argument("--models", nargs="*", default=["dcgan28", "digits"])
-    return parser.parse_args(argv)
+    return parse_args(parser, argv)
 
 
 ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-if ARGS.backend:
-    os.environ["KERAS_BACKEND"] = ARGS.backend
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
