@@ -274,6 +274,9 @@ class GAN(keras.Model):
         self.d_batch = "auto"
         self.joint_discriminator_batch = False
         self._warned_ignored_labels = False
+        # The global step at which the last `fit` stopped on a non-finite
+        # loss, or None.
+        self.non_finite_step = None
 
     # Construction-time checks and building.
 
@@ -770,18 +773,32 @@ class GAN(keras.Model):
 
     def _train_step(self, data):
         real, condition = self._unpack(data)
+        # Running statistics (batch norm, spectral norm's vector) as they were
+        # before the step: a step that turns non-finite leaves them as well
+        # as the weights and optimizers (the glue skips those updates).
+        statistics = [
+            variable
+            for net in (self.generator, self.discriminator)
+            for variable in net.non_trainable_variables
+        ]
+        saved = [ops.copy(variable.value) for variable in statistics]
+        finite = None
         for _ in range(self.d_steps):
-            d_loss, d_aux = self._glue.minimize(
+            d_loss, d_aux, finite = self._glue.minimize(
                 lambda: self.discriminator_objective(real, condition),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
+                allow=finite,
             )
         batch_size = ops.shape(real)[0]
-        g_loss, _ = self._glue.minimize(
+        g_loss, _, finite = self._glue.minimize(
             lambda: self.generator_objective(batch_size, condition),
             self.generator.trainable_variables,
             self.g_optimizer,
+            allow=finite,
         )
+        for variable, value in zip(statistics, saved, strict=True):
+            variable.assign(ops.where(finite, variable.value, value))
         if self._generator_ema is not None:
             self._update_generator_ema()
         return self._record(d_loss, g_loss, d_aux, training=True)
@@ -916,6 +933,13 @@ class GAN(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_data(x, y)
         self._generator_ema_requested = None  # GeneratorEMA's set_model asks
+        self.non_finite_step = None
+        callbacks = kwargs.get("callbacks")
+        if callbacks is None and len(args) >= 4:  # batch_size, epochs, verbose
+            args = list(args)
+            args[3] = [*(args[3] or []), _StopOnNonFinite()]
+        else:
+            kwargs["callbacks"] = [*(callbacks or []), _StopOnNonFinite()]
         try:
             return super().fit(x, y, *args, **kwargs)
         finally:
@@ -1078,3 +1102,43 @@ class GAN(keras.Model):
                 layer.build_from_config(layer_config.get("build_config", {}))
             gan.attach_trick_state(name, layer)
         return gan
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it).
+
+    The step that produced it applied nothing (the backend glue skips
+    non-finite updates and the step restores its running statistics), so the
+    GAN keeps the weights, optimizer state and statistics of its last finite
+    step, and callbacks that save at the end of the epoch (`ModelCheckpoint`,
+    `BackupAndRestore`) write that finite state.
+    """
+
+    async_safe = True
+
+    def on_train_begin(self, logs=None):
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if not logs:
+            return
+        bad = {
+            name: logs[name]
+            for name in ("d_loss", "g_loss")
+            if name in logs and not np.isfinite(logs[name])
+        }
+        if bad and self.model.non_finite_step is None:
+            self.model.non_finite_step = self._step
+            self.model.stop_training = True
+            found = ", ".join(f"{name}={value}" for name, value in bad.items())
+            warnings.warn(
+                f"kgt.GAN: a non-finite loss ({found}) at batch {batch} of this "
+                f"epoch (step {self._step} of this fit); training stopped. The "
+                "update of that step was not applied: the GAN keeps the "
+                "weights of its last finite step. Common causes: NaN or "
+                "infinite values in the data, a learning rate too high, a "
+                "penalty weight too large, or float16 without loss scaling.",
+                RuntimeWarning,
+                stacklevel=2,
+            )

@@ -6,9 +6,11 @@ Each backend module provides:
   trainer's `train_step(*args)`/`test_step(*args)`: `args` is `(data,)` on
   TensorFlow and PyTorch, `(state, data)` on JAX (which also returns the new
   state);
-- `minimize(loss_fn, variables, optimizer)`: calls `loss_fn()`, which returns
-  `(loss, aux)`, differentiates `loss` with respect to `variables`, applies
-  `optimizer` to them and returns `(loss, aux)`;
+- `minimize(loss_fn, variables, optimizer, allow=None)`: calls `loss_fn()`,
+  which returns `(loss, aux)`, differentiates `loss` with respect to
+  `variables` and applies `optimizer` to them, but only when the step is
+  finite (see `step_is_finite`); returns `(loss, aux, finite)`. Variables the
+  forward pass assigned (batch-norm statistics) are the caller's to restore;
 - `input_gradient(fn, x)`: the gradient of `sum(fn(x))` with respect to the
   tensor `x`, differentiable itself (for gradient penalties).
 
@@ -17,6 +19,7 @@ written once in `keras.ops`.
 """
 
 import keras
+from keras import ops
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 
@@ -40,3 +43,18 @@ def get():
         f"keras-gan-tricks does not support the {name!r} Keras backend "
         f"(supported: {', '.join(SUPPORTED)}). Set KERAS_BACKEND to one of those."
     )
+
+
+def step_is_finite(loss, gradients, optimizer, allow=None):
+    """Whether an update may be applied: `loss` is finite, so are the
+    gradients (a `LossScaleOptimizer` checks those itself: an overflow under
+    mixed precision only skips its step and lowers the scale) and `allow`
+    (the earlier updates of the same step) holds. A boolean tensor."""
+    finite = ops.all(ops.isfinite(loss))
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        for gradient in gradients:
+            if gradient is not None:
+                finite = ops.logical_and(finite, ops.all(ops.isfinite(gradient)))
+    if allow is not None:
+        finite = ops.logical_and(finite, allow)
+    return finite

@@ -22,6 +22,8 @@ import jax
 import keras
 from jax import numpy as jnp
 
+from keras_gan_tricks._backend import step_is_finite
+
 # The scopes opened by this module, innermost last, each with the variables
 # it maps. Variables are read from (and written to) the innermost one.
 _frames = []
@@ -112,7 +114,7 @@ def run_step(model, step, args, with_optimizer):
     return logs, new_state
 
 
-def minimize(loss_fn, variables, optimizer):
+def minimize(loss_fn, variables, optimizer, allow=None):
     frame = _frames[-1]
     variables = list(variables)
     updated = []
@@ -132,9 +134,14 @@ def minimize(loss_fn, variables, optimizer):
     values = [frame.value(variable) for variable in variables]
     gradients, (loss, aux, new_values) = jax.grad(scaled_loss, has_aux=True)(values)
     _assign(zip(updated, new_values, strict=True))
+    finite = step_is_finite(loss, gradients, optimizer, allow)
     _, updates = _in_scope(lambda: optimizer.apply(gradients, variables))
-    _assign(updates)
-    return loss, aux
+    # A non-finite step keeps every value the optimizer would have changed.
+    _assign(
+        (variable, jnp.where(finite, value, frame.value(variable)))
+        for variable, value in updates
+    )
+    return loss, aux, finite
 
 
 def input_gradient(fn, x):

@@ -7,20 +7,24 @@ other's gradients.
 
 import torch
 
+from keras_gan_tricks._backend import step_is_finite
+
 
 def run_step(model, step, args, with_optimizer):
     (data,) = args
     return step(data)
 
 
-def minimize(loss_fn, variables, optimizer):
+def minimize(loss_fn, variables, optimizer, allow=None):
     loss, aux = loss_fn()
     scaled_loss = optimizer.scale_loss(loss)
     gradients = torch.autograd.grad(scaled_loss, [v.value for v in variables])
     with torch.no_grad():
-        optimizer.apply(list(gradients), variables)
+        finite = step_is_finite(loss.detach(), gradients, optimizer, allow)
+        if bool(finite):
+            optimizer.apply(list(gradients), variables)
     aux = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in aux.items()}
-    return loss.detach(), aux
+    return loss.detach(), aux, finite
 
 
 def input_gradient(fn, x):

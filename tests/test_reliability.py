@@ -1,0 +1,173 @@
+"""Reliability: non-finite losses, determinism, resuming after a crash."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gan_tricks as kgt
+from tests.nets import EachBatch, mlp_generator
+
+
+def bn_discriminator():
+    return keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(16),
+            keras.layers.BatchNormalization(),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def bn_generator():
+    return keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(16),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Dense(2),
+        ]
+    )
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches of 2D points; the batch at `poison` (if any) holds `value`."""
+
+    def __init__(self, points, batch_size=32, poison=None, value=np.nan):
+        super().__init__()
+        self.points, self.batch_size = points, batch_size
+        self.poison, self.value = poison, value
+
+    def __len__(self):
+        return len(self.points) // self.batch_size
+
+    def __getitem__(self, index):
+        batch = self.points[index * self.batch_size : (index + 1) * self.batch_size]
+        if index == self.poison:
+            batch = batch.copy()
+            batch[5, 1] = self.value
+        return (batch,)
+
+
+def state_of(gan):
+    """Every weight of the GAN and both optimizers' variables, as NumPy."""
+    return {
+        v.path: np.array(keras.ops.convert_to_numpy(v))
+        for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables]
+    }
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_loss_stops_training_with_the_last_finite_state(
+    value, points, tmp_path
+):
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-3),
+        g_optimizer=keras.optimizers.Adam(1e-3),
+        penalty=kgt.penalties.R1(1.0),
+    )
+    snapshots = {}
+
+    def snapshot(batch, logs):
+        snapshots[batch] = state_of(gan)
+
+    checkpoint = tmp_path / "gan.weights.h5"
+    with pytest.warns(RuntimeWarning, match=r"non-finite loss .*step 4 of this fit"):
+        history = gan.fit(
+            Batches(points, poison=3, value=value),
+            epochs=3,
+            verbose=0,
+            shuffle=False,  # Keras shuffles a PyDataset's batches by default
+            callbacks=[
+                EachBatch(snapshot),
+                keras.callbacks.ModelCheckpoint(checkpoint, save_weights_only=True),
+            ],
+        )
+    assert gan.non_finite_step == 4
+    assert len(history.history["d_loss"]) == 1  # stopped in the first epoch
+    assert not np.isfinite(history.history["d_loss"][0])
+    # The poisoned step changed nothing: weights, batch-norm statistics, both
+    # optimizers' slots and step counts are those after batch 2.
+    last_finite, now = snapshots[2], state_of(gan)
+    assert set(now) == set(last_finite)
+    for path, array in now.items():
+        if "seed_generator" in path or "batch_values" in path:
+            continue  # the seed moved on; batch values hold the NaN loss
+        np.testing.assert_array_equal(array, last_finite[path], err_msg=path)
+        assert np.all(np.isfinite(array)), path
+    assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == 3
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 3
+    # The epoch-end checkpoint holds that finite state, and training resumes.
+    restored = kgt.GAN(bn_generator(), bn_discriminator(), seed=0)
+    restored.load_weights(checkpoint)
+    for mine, theirs in zip(gan.weights, restored.weights, strict=True):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        history = gan.fit(Batches(points), epochs=1, verbose=0)
+    assert gan.non_finite_step is None
+    assert np.isfinite(history.history["d_loss"][0])
+
+
+def test_overflow_in_the_networks_skips_the_update(points):
+    """Finite data, but the discriminator overflows on generated samples."""
+
+    class OverflowOnFake(keras.layers.Layer):
+        def call(self, x):
+            # Finite for the data (|x| < 10), infinite beyond.
+            big = keras.ops.cast(keras.ops.max(keras.ops.abs(x)) > 10.0, x.dtype)
+            return x * (1.0 + big * 1e38) * (1.0 + big * 1e38)
+
+    generator = mlp_generator()
+    last = generator.layers[-1]
+    last.bias.assign([50.0, 50.0])  # generated samples far outside the data
+    discriminator = keras.Sequential(
+        [keras.Input((2,)), OverflowOnFake(), keras.layers.Dense(1)]
+    )
+    gan = kgt.GAN(generator, discriminator, seed=0)
+    gan.compile()
+    before = state_of(gan)
+    with pytest.warns(RuntimeWarning, match="non-finite loss"):
+        gan.fit(Batches(points), epochs=1, verbose=0)
+    assert gan.non_finite_step == 1
+    for path, array in state_of(gan).items():
+        if "seed_generator" in path or "batch_values" in path:
+            continue
+        np.testing.assert_array_equal(array, before[path], err_msg=path)
+
+
+def test_same_seed_same_losses(points):
+    """With `keras.utils.set_random_seed` (and TensorFlow's op determinism),
+    two runs give identical losses and weights."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+    def run():
+        keras.utils.set_random_seed(7)
+        gan = kgt.GAN(bn_generator(), bn_discriminator(), instance_noise=0.1, seed=None)
+        gan.compile(
+            label_policy=kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
+            penalty=kgt.penalties.R1(1.0),
+        )
+        history = gan.fit(points, batch_size=32, epochs=2, verbose=0, shuffle=True)
+        return history.history, [keras.ops.convert_to_numpy(w) for w in gan.weights]
+
+    (h1, w1), (h2, w2) = run(), run()
+    assert h1 == h2
+    for a, b in zip(w1, w2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # And a different seed gives a different run (the test can fail).
+    keras.utils.set_random_seed(8)
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), instance_noise=0.1)
+    gan.compile(penalty=kgt.penalties.R1(1.0))
+    h3 = gan.fit(points, batch_size=32, epochs=2, verbose=0).history
+    assert h3["d_loss"] != h1["d_loss"]
