@@ -1052,17 +1052,43 @@ class GAN(keras.Model):
 
     # Serialization.
 
+    def _random_streams(self):
+        """The GAN's seed generator, then those of the layers it trains
+        (instance noise, dropout, ...), in a fixed order."""
+        streams, seen = [self.seed_generator], {id(self.seed_generator)}
+        for root in (self.generator, self.discriminator, self.instance_noise):
+            if root is None:
+                continue
+            for layer in walk_layers(root):
+                for value in vars(layer).values():
+                    if (
+                        isinstance(value, keras.random.SeedGenerator)
+                        and id(value) not in seen
+                    ):
+                        seen.add(id(value))
+                        streams.append(value)
+        return streams
+
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        # Keras does not save seed generators; the GAN's stream is part of
-        # its training state, so a resumed run draws what the original would.
-        store[_SEED_STATE_KEY] = ops.convert_to_numpy(self.seed_generator.state)
+        # Keras does not save seed generators; the random streams are part of
+        # the training state, so a resumed run draws what the original would
+        # have drawn (latents, label noise, instance noise, dropout masks).
+        for i, stream in enumerate(self._random_streams()):
+            key = _SEED_STATE_KEY if i == 0 else f"{_SEED_STATE_KEY}_{i}"
+            store[key] = ops.convert_to_numpy(stream.state)
 
     def load_own_variables(self, store):
         keys = list(store.keys())
-        if _SEED_STATE_KEY in keys:
-            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
-        super().load_own_variables({k: store[k] for k in keys if k != _SEED_STATE_KEY})
+        streams = self._random_streams()
+        ours = {_SEED_STATE_KEY: streams[0]}
+        ours.update({f"{_SEED_STATE_KEY}_{i}": s for i, s in enumerate(streams)})
+        saved = [key for key in keys if key.startswith(_SEED_STATE_KEY)]
+        # Files from before every stream was saved hold the GAN's alone.
+        if len(saved) in (1, len(streams)):
+            for key in saved:
+                ours[key].state.assign(store[key])
+        super().load_own_variables({k: store[k] for k in keys if k not in saved})
 
     def get_config(self):
         return {
@@ -1113,8 +1139,6 @@ class _StopOnNonFinite(keras.callbacks.Callback):
     step, and callbacks that save at the end of the epoch (`ModelCheckpoint`,
     `BackupAndRestore`) write that finite state.
     """
-
-    async_safe = True
 
     def on_train_begin(self, logs=None):
         self._step = 0

@@ -1,5 +1,9 @@
 """Reliability: non-finite losses, determinism, resuming after a crash."""
 
+import os
+import signal
+import subprocess
+import sys
 import warnings
 
 import keras
@@ -171,3 +175,79 @@ def test_same_seed_same_losses(points):
     gan.compile(penalty=kgt.penalties.R1(1.0))
     h3 = gan.fit(points, batch_size=32, epochs=2, verbose=0).history
     assert h3["d_loss"] != h1["d_loss"]
+
+
+def run_job(workdir, *extra):
+    job = os.path.join(os.path.dirname(__file__), "resume_job.py")
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
+    return subprocess.run(
+        [sys.executable, job, os.fspath(workdir), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _order(key):
+    return int(key.split("/")[1])
+
+
+def records(workdir):
+    found = {}
+    for name in os.listdir(workdir / "records"):
+        epoch = int(name.removeprefix("epoch_").removesuffix(".npz"))
+        with np.load(workdir / "records" / name) as arrays:
+            found[epoch] = dict(arrays)
+    return found
+
+
+def test_sigkill_then_backup_and_restore_resumes_losing_nothing(tmp_path):
+    """A job killed with SIGKILL in epoch 2 and started again resumes at
+    epoch 2 and from there matches a job that was never interrupted: weights,
+    both optimizers' slots and step counts, instance-noise stddev, balancer
+    state, averaged generator and random stream."""
+    reference, crashed = tmp_path / "reference", tmp_path / "crashed"
+    done = run_job(reference)
+    assert done.returncode == 0, done.stderr[-3000:]
+    killed = run_job(crashed, "--kill-epoch", "2")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert sorted(records(crashed)) == [0, 1]  # died during epoch 2
+    resumed = run_job(crashed)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    expected, got = records(reference), records(crashed)
+    assert sorted(got) == sorted(expected) == [0, 1, 2, 3]
+    names = set(expected[3])
+    for needle in ("iteration", "stddev", "ema_generator", "balancer", "seed"):
+        assert any(needle in name for name in names), (needle, sorted(names))
+    for epoch in (2, 3):
+        assert set(got[epoch]) == names
+        for name in names:
+            np.testing.assert_allclose(
+                got[epoch][name],
+                expected[epoch][name],
+                rtol=1e-5,
+                atol=1e-6,
+                err_msg=f"epoch {epoch}: {name}",
+            )
+    # The run moved each of them between epochs (so equality means something).
+    for needle in ("iteration", "stddev", "ema_generator", "balancer"):
+        assert any(
+            not np.array_equal(expected[1][n], expected[3][n])
+            for n in names
+            if needle in n
+        ), needle
+    # ModelCheckpoint saved the whole GAN, which loads and generates.
+    gan = keras.saving.load_model(crashed / "gan.keras")
+    generator = [
+        got[3][k] for k in sorted(got[3], key=_order) if "generator/" == k[:10]
+    ]
+    for variable, array in zip(gan.generator.weights, generator, strict=True):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(variable),
+            array,
+            rtol=1e-6,
+            err_msg=variable.path,
+        )
+    assert gan.generate(8, seed=0).shape == (8, 2)
