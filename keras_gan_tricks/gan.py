@@ -86,6 +86,14 @@ def _shapes_compatible(a, b):
     )
 
 
+def _ends_in_tanh(model):
+    """Whether a Sequential or functional model's last layer applies tanh."""
+    if not _is_graph_model(model) or not model.layers:
+        return False
+    last = model.layers[-1]
+    return getattr(last, "activation", None) is keras.activations.tanh
+
+
 def _is_tensor_dataset(x):
     """A `tf.data.Dataset`, recognised without importing TensorFlow."""
     return hasattr(x, "element_spec") and hasattr(x, "take")
@@ -919,6 +927,18 @@ class GAN(keras.Model):
             raise TypeError(
                 f"`{arg}` must hold numbers. Received: {arg} of dtype {array.dtype}"
             )
+        if array.size and _ends_in_tanh(self.generator):
+            low, high = float(array.min()), float(array.max())
+            if low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
+                warnings.warn(
+                    f"`{arg}` holds values in [{low:g}, {high:g}], but the "
+                    "generator ends in tanh, so its samples are in [-1, 1] and "
+                    "the discriminator can tell them from the data by range "
+                    "alone. Scale the data to [-1, 1] (images in [0, 255]: "
+                    "x / 127.5 - 1).",
+                    UserWarning,
+                    stacklevel=3,
+                )
         if self.conditional and y is None:
             raise ValueError(
                 "This GAN is conditional: pass labels with the images, "

@@ -1,0 +1,467 @@
+"""Every row of docs/errors.md: a bad input and the error it gets.
+
+Each row is `(id, what, make, error, message)`: `make()` does the bad thing
+and must raise `error` with `message` (a regular expression naming the
+argument and echoing the value) before any training step runs. The docs
+table is checked against this list, so the two cannot drift apart.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import keras_gan_tricks as kgt
+from tests.nets import mlp_discriminator, mlp_generator
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "errors.md")
+
+
+def gan(**kwargs):
+    kwargs.setdefault("seed", 0)
+    return kgt.GAN(mlp_generator(), mlp_discriminator(), **kwargs)
+
+
+def compiled(**kwargs):
+    model = gan()
+    model.compile(**kwargs)
+    return model
+
+
+def conditional_gan():
+    z, y = keras.Input((4,)), keras.Input((1,), dtype="int32")
+    e = keras.layers.Flatten()(keras.layers.Embedding(3, 4)(y))
+    g = keras.Model(
+        [z, y], keras.layers.Dense(2)(keras.layers.Concatenate()([z, e])), name="g"
+    )
+    x, y2 = keras.Input((2,)), keras.Input((1,), dtype="int32")
+    e2 = keras.layers.Flatten()(keras.layers.Embedding(3, 4)(y2))
+    d = keras.Model(
+        [x, y2], keras.layers.Dense(1)(keras.layers.Concatenate()([x, e2])), name="d"
+    )
+    model = kgt.GAN(g, d, seed=0)
+    model.compile()
+    return model
+
+
+POINTS = np.zeros((64, 2), "float32")
+
+
+def with_nan():
+    x = POINTS.copy()
+    x[17, 1] = np.nan
+    return x
+
+
+def tf_dataset_of_wrong_shape():
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(np.zeros((64, 3), "float32")).batch(8)
+
+
+ROWS = [
+    # kgt.GAN
+    (
+        "gan-generator-type",
+        "`generator` not a model",
+        lambda: kgt.GAN("my_generator", mlp_discriminator()),
+        TypeError,
+        r"generator='my_generator'",
+    ),
+    (
+        "gan-same-model",
+        "the same model as generator and discriminator",
+        lambda: (lambda m: kgt.GAN(m, m))(mlp_generator()),
+        ValueError,
+        r"two different models",
+    ),
+    (
+        "gan-latent-distribution",
+        "unknown `latent_distribution`",
+        lambda: gan(latent_distribution="gauss"),
+        ValueError,
+        r"latent_distribution='gauss'",
+    ),
+    (
+        "gan-latent-dim",
+        "`latent_dim` that does not match the generator",
+        lambda: gan(latent_dim=3),
+        ValueError,
+        r"latent_dim=3",
+    ),
+    (
+        "gan-instance-noise-negative",
+        "negative `instance_noise`",
+        lambda: gan(instance_noise=-0.1),
+        ValueError,
+        r"instance_noise=-0.1",
+    ),
+    (
+        "gan-instance-noise-type",
+        "`instance_noise` of the wrong type",
+        lambda: gan(instance_noise="strong"),
+        TypeError,
+        r"instance_noise='strong'",
+    ),
+    ("gan-seed", "non-integer `seed`", lambda: gan(seed=1.5), TypeError, r"seed=1.5"),
+    (
+        "gan-output-mismatch",
+        "generator output the discriminator cannot take",
+        lambda: kgt.GAN(mlp_generator(out_dim=3), mlp_discriminator(in_dim=2)),
+        ValueError,
+        r"Generator output: \(batch, 3\)",
+    ),
+    (
+        "gan-logits",
+        "discriminator that does not emit one logit per sample",
+        lambda: kgt.GAN(mlp_generator(), mlp_discriminator(out_units=2)),
+        ValueError,
+        r"one logit per sample",
+    ),
+    # compile
+    (
+        "compile-loss",
+        "unknown loss name",
+        lambda: compiled(loss="hinged"),
+        ValueError,
+        r"loss='hinged'",
+    ),
+    (
+        "compile-d-steps",
+        "`d_steps=0`",
+        lambda: compiled(d_steps=0),
+        ValueError,
+        r"d_steps=0",
+    ),
+    (
+        "compile-shared-optimizer",
+        "one optimizer object for both networks",
+        lambda: (lambda o: compiled(d_optimizer=o, g_optimizer=o))(
+            keras.optimizers.Adam()
+        ),
+        ValueError,
+        r"same object twice",
+    ),
+    (
+        "compile-optimizer-type",
+        "an optimizer that is not one",
+        lambda: compiled(d_optimizer=0.001),
+        (TypeError, ValueError),
+        r"d_optimizer=0.001",
+    ),
+    (
+        "compile-d-batch",
+        "unknown `d_batch`",
+        lambda: compiled(d_batch="both"),
+        ValueError,
+        r"d_batch='both'",
+    ),
+    (
+        "compile-policy-with-wasserstein",
+        "a label policy with a loss that ignores labels",
+        lambda: compiled(
+            loss="wasserstein", label_policy=kgt.labels.OneSidedSmoothing(0.1)
+        ),
+        ValueError,
+        r"label_policy=OneSidedSmoothing",
+    ),
+    (
+        "compile-penalty",
+        "a penalty given by name",
+        lambda: compiled(penalty="r3"),
+        TypeError,
+        r"penalty='r3'",
+    ),
+    # fit data
+    (
+        "fit-shape",
+        "data of the wrong sample shape",
+        lambda: compiled().fit(np.zeros((64, 3), "float32"), epochs=1, verbose=0),
+        ValueError,
+        r"`x` has shape \(64, 3\)",
+    ),
+    (
+        "fit-nan",
+        "data holding NaN or inf",
+        lambda: compiled().fit(with_nan(), epochs=1, verbose=0),
+        ValueError,
+        r"1 NaN or infinite value\(s\) \(the first at index \(17, 1\)",
+    ),
+    (
+        "fit-dtype",
+        "data that is not numbers",
+        lambda: compiled().fit(np.full((64, 2), "a"), epochs=1, verbose=0),
+        TypeError,
+        r"dtype <U1",
+    ),
+    (
+        "fit-conditional-labels",
+        "a conditional GAN fitted without labels",
+        lambda: conditional_gan().fit(POINTS, epochs=1, verbose=0),
+        ValueError,
+        r"y=None",
+    ),
+    (
+        "fit-label-count",
+        "labels and samples of different lengths",
+        lambda: conditional_gan().fit(POINTS, np.zeros((10, 1), "int32"), verbose=0),
+        ValueError,
+        r"64 samples but 10 labels",
+    ),
+    (
+        "fit-dataset-shape",
+        "a tf.data dataset of the wrong element shape",
+        lambda: compiled().fit(tf_dataset_of_wrong_shape(), epochs=1, verbose=0),
+        ValueError,
+        r"\(None, 3\)",
+    ),
+    (
+        "generate-n",
+        "`generate(n=0)`",
+        lambda: compiled().generate(0),
+        ValueError,
+        r"n=0",
+    ),
+    # tricks
+    (
+        "label-smoothing",
+        "smoothing of 1",
+        lambda: kgt.labels.OneSidedSmoothing(1.0),
+        ValueError,
+        r"smoothing=1.0",
+    ),
+    (
+        "label-noise-range",
+        "a label range with low > high",
+        lambda: kgt.labels.UniformNoise(real=(1.2, 0.7)),
+        ValueError,
+        r"real=\(1.2, 0.7\)",
+    ),
+    (
+        "label-flip",
+        "a flip probability outside [0, 1]",
+        lambda: kgt.labels.RandomFlip(1.5),
+        ValueError,
+        r"1.5",
+    ),
+    (
+        "penalty-r1",
+        "negative R1 weight",
+        lambda: kgt.penalties.R1(-1.0),
+        ValueError,
+        r"gamma=-1.0",
+    ),
+    (
+        "penalty-gp",
+        "negative gradient-penalty weight",
+        lambda: kgt.penalties.GradientPenalty(weight=-10.0),
+        ValueError,
+        r"weight=-10.0",
+    ),
+    (
+        "layer-instance-noise",
+        "negative `InstanceNoise` stddev",
+        lambda: kgt.layers.InstanceNoise(-0.2),
+        ValueError,
+        r"stddev=-0.2",
+    ),
+    (
+        "layer-minibatch-stddev",
+        "`MinibatchStdDev(group_size=0)`",
+        lambda: kgt.layers.MinibatchStdDev(group_size=0),
+        ValueError,
+        r"group_size=0",
+    ),
+    # callbacks
+    (
+        "noise-decay-steps",
+        "`InstanceNoiseDecay` without `steps`",
+        lambda: kgt.callbacks.InstanceNoiseDecay(initial=0.3),
+        ValueError,
+        r"steps=None",
+    ),
+    (
+        "noise-decay-kind",
+        "unknown decay kind",
+        lambda: kgt.callbacks.InstanceNoiseDecay(0.3, 0.0, 10, kind="quadratic"),
+        ValueError,
+        r"kind='quadratic'",
+    ),
+    (
+        "balancer-factor",
+        "balancer factor of 1.5 (it must shrink the rate)",
+        lambda: kgt.callbacks.DiscriminatorLRBalancer(factor=1.5),
+        ValueError,
+        r"factor=1.5",
+    ),
+    (
+        "ema-decay",
+        "`GeneratorEMA(decay=1.0)`",
+        lambda: kgt.callbacks.GeneratorEMA(1.0),
+        ValueError,
+        r"decay=1.0",
+    ),
+    (
+        "ema-model",
+        "`GeneratorEMA` on a model without a generator",
+        lambda: kgt.callbacks.GeneratorEMA().set_model(keras.Sequential()),
+        ValueError,
+        r"Sequential",
+    ),
+    (
+        "sample-grid-n",
+        "`SampleGrid(n=0)`",
+        lambda: kgt.callbacks.SampleGrid("grids", n=0),
+        ValueError,
+        r"n=0",
+    ),
+    # datasets and evaluation
+    (
+        "dataset-ring-modes",
+        "`gaussian_ring(modes=0)`",
+        lambda: kgt.datasets.gaussian_ring(modes=0),
+        ValueError,
+        r"modes=0",
+    ),
+    (
+        "dataset-grid-n",
+        "`gaussian_grid(n=0)`",
+        lambda: kgt.datasets.gaussian_grid(n=0),
+        ValueError,
+        r"n=0",
+    ),
+    (
+        "evaluation-nan",
+        "NaN samples given to `mode_coverage`",
+        lambda: kgt.evaluation.mode_coverage(
+            np.full((4, 2), np.nan), np.zeros((1, 2)), 0.1
+        ),
+        ValueError,
+        r"NaN",
+    ),
+]
+
+# CLI rows: (id, what, argv, message); each exits with status 2 and one line.
+CLI_ROWS = [
+    ("cli-epochs", "`--epochs 0`", ["demo", "--epochs", "0"], r"--epochs.*0"),
+    ("cli-data", "unknown `--data`", ["train", "--data", "faces"], r"faces"),
+    (
+        "cli-penalty-weight",
+        "negative `--penalty-weight`",
+        ["train", "--data", "ring", "--penalty-weight", "-1"],
+        r"-1",
+    ),
+    (
+        "cli-sample-path",
+        "`sample` of a file that does not exist",
+        ["sample", "missing.keras"],
+        r"missing.keras",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "make, error, message", [r[2:] for r in ROWS], ids=[r[0] for r in ROWS]
+)
+def test_bad_input_raises_a_clear_error(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "argv, message", [r[2:] for r in CLI_ROWS], ids=[r[0] for r in CLI_ROWS]
+)
+def test_bad_cli_flag_exits_with_one_line(argv, message, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_gan_tricks.cli", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KGT_DEBUG": ""},
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.search(message, last), last
+    assert "Traceback" not in result.stderr
+
+
+def test_docs_table_lists_every_row():
+    with open(DOCS, encoding="utf-8") as f:
+        text = f.read()
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE)
+    expected = [r[0] for r in ROWS] + [r[0] for r in CLI_ROWS]
+    assert documented == expected
+    assert len(expected) >= 25
+
+
+def test_images_outside_tanh_range_warn(points):
+    def tanh_generator():
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(2, activation="tanh")]
+        )
+
+    model = kgt.GAN(tanh_generator(), mlp_discriminator(), seed=0)
+    model.compile()
+    with pytest.warns(UserWarning, match=r"values in \[0, 255\].*tanh"):
+        model.fit(np.linspace(0, 255, 128).reshape(64, 2), epochs=1, verbose=0)
+    # In range, or a generator without tanh: no warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(np.clip(points, -1, 1), epochs=1, verbose=0)
+        plain = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+        plain.compile()
+        plain.fit(points * 10, epochs=1, verbose=0)
+
+
+# Hypothesis: constructors reject out-of-range values with ValueError (never
+# another exception, never accepted).
+
+_out_of_unit = st.one_of(
+    st.floats(max_value=-1e-6, allow_nan=False),
+    st.floats(min_value=1.0 + 1e-6, allow_nan=False),
+    st.just(float("nan")),
+)
+
+
+@given(_out_of_unit)
+def test_fuzz_flip_probability(p):
+    with pytest.raises(ValueError, match="probability"):
+        kgt.labels.RandomFlip(p)
+
+
+@given(st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))))
+def test_fuzz_penalty_weights(w):
+    for make in (kgt.penalties.R1, kgt.penalties.R2, kgt.penalties.GradientPenalty):
+        with pytest.raises(ValueError):
+            make(w)
+
+
+@given(st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))))
+def test_fuzz_instance_noise(stddev):
+    with pytest.raises(ValueError, match="stddev"):
+        kgt.layers.InstanceNoise(stddev)
+    with pytest.raises(ValueError, match="instance_noise"):
+        gan(instance_noise=stddev)
+
+
+@given(st.integers(max_value=0))
+def test_fuzz_counts(n):
+    with pytest.raises(ValueError, match=f"={n}"):
+        compiled(d_steps=n)
+    with pytest.raises(ValueError, match=f"={n}"):
+        kgt.layers.MinibatchStdDev(group_size=n)
+
+
+@given(st.one_of(st.floats(min_value=1.0), st.floats(max_value=-1e-9)))
+def test_fuzz_ema_decay(decay):
+    with pytest.raises(ValueError, match="decay"):
+        kgt.callbacks.GeneratorEMA(decay)
