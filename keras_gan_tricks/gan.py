@@ -507,6 +507,16 @@ class GAN(keras.Model):
                 "objects: each holds its own network's slots. "
                 f"Received the same object twice: {d_optimizer!r}"
             )
+        # As Keras's own compile does for `model.optimizer`: under float16
+        # mixed precision each optimizer scales its loss (dynamically), so
+        # small gradients do not flush to zero.
+        if kwargs.pop("auto_scale_loss", True) and self._uses_float16():
+            d_optimizer, g_optimizer = (
+                optimizer
+                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(optimizer)
+                for optimizer in (d_optimizer, g_optimizer)
+            )
         for arg, net in (
             ("discriminator", self.discriminator),
             ("generator", self.generator),
@@ -536,6 +546,12 @@ class GAN(keras.Model):
         # exist before weights are loaded into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _uses_float16(self):
+        return any(
+            net.dtype_policy.compute_dtype == "float16"
+            for net in (self, self.generator, self.discriminator)
+        )
 
     def _resolve_d_batch(self, d_batch):
         if d_batch not in ("auto", "joint", "separate"):
@@ -998,7 +1014,7 @@ class GAN(keras.Model):
         return rng.standard_normal(shape).astype("float32")
 
     def generate(self, n, seed=None, labels=None, batch_size=256, use_ema=True):
-        """Returns `n` generated samples as a NumPy array (inference mode).
+        """Returns `n` generated samples as a float32 NumPy array (inference mode).
 
         Args:
             n: int >= 1. How many samples.
@@ -1044,7 +1060,9 @@ class GAN(keras.Model):
             chunk = z[start : start + batch_size]
             if self.conditional:
                 chunk = [chunk, labels[start : start + batch_size]]
-            chunks.append(ops.convert_to_numpy(generator(chunk, training=False)))
+            samples = generator(chunk, training=False)
+            # float32 even under mixed precision: NumPy has no bfloat16.
+            chunks.append(ops.convert_to_numpy(ops.cast(samples, "float32")))
         return np.concatenate(chunks, axis=0)
 
     # State kept for callbacks.

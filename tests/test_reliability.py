@@ -251,3 +251,75 @@ def test_sigkill_then_backup_and_restore_resumes_losing_nothing(tmp_path):
             err_msg=variable.path,
         )
     assert gan.generate(8, seed=0).shape == (8, 2)
+
+
+@pytest.fixture
+def policy():
+    """Sets a global dtype policy for one test, then float32 again."""
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("name", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_finite_with_loss_scaling(name, policy, points):
+    policy(name)
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), instance_noise=0.1, seed=0)
+    gan.compile(
+        penalty=kgt.penalties.R1(1.0),
+        label_policy=kgt.labels.OneSidedSmoothing(0.1),
+    )
+    float16 = name == "mixed_float16"
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        # Both optimizers scale their loss under float16; bfloat16 needs none.
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == float16
+    assert gan.generator.compute_dtype == name.removeprefix("mixed_")
+    before = [keras.ops.convert_to_numpy(w) for w in gan.generator.weights]
+    history = gan.fit(
+        points,
+        batch_size=32,
+        epochs=2,
+        verbose=0,
+        callbacks=[kgt.callbacks.GeneratorEMA(0.9)],
+    ).history
+    for key in ("d_loss", "g_loss", "penalty"):
+        assert np.all(np.isfinite(history[key])), (key, history[key])
+    assert history["penalty"][-1] > 0
+    assert gan.non_finite_step is None
+    # Weights stay float32 and moved.
+    for variable in gan.generator.weights:
+        assert variable.dtype == "float32"
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))
+    assert any(
+        not np.array_equal(keras.ops.convert_to_numpy(v), old)
+        for v, old in zip(gan.generator.trainable_weights, before, strict=True)
+    )
+    samples = gan.generate(16, seed=0)
+    assert samples.dtype == np.float32 and np.all(np.isfinite(samples))
+    # The penalty is summed and reduced in float32.
+    _, aux = gan.discriminator_objective(keras.ops.convert_to_tensor(points[:32]))
+    assert keras.backend.standardize_dtype(aux["penalty"].dtype) == "float32"
+
+
+def test_float16_overflow_lowers_the_loss_scale_without_stopping(policy, points):
+    """A loss scale too large for float16: the gradients overflow, the
+    optimizer skips those steps and halves its scale; the GAN does not take
+    that for a non-finite loss."""
+    policy("mixed_float16")
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), seed=0)
+    huge = 2.0**30
+    gan.compile(
+        d_optimizer=keras.optimizers.LossScaleOptimizer(
+            keras.optimizers.Adam(2e-4), initial_scale=huge
+        ),
+    )
+    assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    history = gan.fit(points, batch_size=32, epochs=2, verbose=0).history
+    assert gan.non_finite_step is None
+    assert np.all(np.isfinite(history["d_loss"]))
+    scale = float(keras.ops.convert_to_numpy(gan.d_optimizer.dynamic_scale))
+    assert scale < huge
+    d_steps = int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations))
+    g_steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+    assert g_steps == 16 and 0 < d_steps < 16  # overflowing steps were skipped
+    for variable in gan.discriminator.weights:
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))

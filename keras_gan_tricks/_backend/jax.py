@@ -135,6 +135,9 @@ def minimize(loss_fn, variables, optimizer, allow=None):
     gradients, (loss, aux, new_values) = jax.grad(scaled_loss, has_aux=True)(values)
     _assign(zip(updated, new_values, strict=True))
     finite = step_is_finite(loss, gradients, optimizer, allow)
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        _apply_loss_scaled(optimizer, gradients, variables, finite)
+        return loss, aux, finite
     _, updates = _in_scope(lambda: optimizer.apply(gradients, variables))
     # A non-finite step keeps every value the optimizer would have changed.
     _assign(
@@ -142,6 +145,36 @@ def minimize(loss_fn, variables, optimizer, allow=None):
         for variable, value in updates
     )
     return loss, aux, finite
+
+
+def _apply_loss_scaled(optimizer, gradients, variables, finite):
+    """`LossScaleOptimizer.apply`, with selects where Keras uses `ops.cond`
+    (whose branches assign variables, which a scope cannot record inside
+    `jax.lax.cond`). Same rule: with finite gradients, apply the unscaled
+    ones and double the scale after `dynamic_growth_steps` finite steps in a
+    row; else skip and halve it. Nothing changes when the loss is not
+    finite (the GAN stops there)."""
+    frame = _frames[-1]
+    scale = frame.value(optimizer.dynamic_scale)
+    counter = frame.value(optimizer.step_counter)
+    grads_finite = optimizer.check_finite(gradients)
+    unscaled = [None if g is None else g / scale.astype(g.dtype) for g in gradients]
+    inner = optimizer.inner_optimizer
+    _, updates = _in_scope(lambda: inner.apply(unscaled, variables))
+    apply = jnp.logical_and(finite, grads_finite)
+    _assign(
+        (variable, jnp.where(apply, value, frame.value(variable)))
+        for variable, value in updates
+    )
+    grow = counter == optimizer.dynamic_growth_steps - 1
+    new_counter = jnp.where(grads_finite, jnp.where(grow, 0, counter + 1), 0).astype(
+        counter.dtype
+    )
+    new_scale = jnp.where(
+        grads_finite, jnp.where(grow, scale * 2.0, scale), scale * 0.5
+    ).astype(scale.dtype)
+    optimizer.step_counter.assign(jnp.where(finite, new_counter, counter))
+    optimizer.dynamic_scale.assign(jnp.where(finite, new_scale, scale))
 
 
 def input_gradient(fn, x):
