@@ -129,3 +129,29 @@ def walk_layers(layer):
     inner = getattr(layer, "layer", None)
     if isinstance(inner, keras.layers.Layer):
         yield from walk_layers(inner)
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` whose draws differ between the replicas
+    of a `tf.distribute` strategy.
+
+    Each replica holds a copy of the (mirrored) state, so a plain seed
+    generator would give every replica the same latent vectors, label noise
+    and instance noise; this one offsets the seed by the replica's index.
+    Without a strategy (and on JAX, whose data parallelism runs one program
+    over the global batch) it draws exactly what `SeedGenerator` draws.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        if keras.backend.backend() != "tensorflow":
+            return seed
+        from keras_gan_tricks._backend.tensorflow import replica_id_and_count
+
+        replica, count = replica_id_and_count()
+        if count == 1:
+            return seed
+        offset = keras.ops.cast(replica, seed.dtype) * keras.ops.cast(
+            0x9E3779B1 % 2**31, seed.dtype
+        )
+        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])

@@ -10,7 +10,12 @@ from keras_gan_tricks import _backend
 from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
-from keras_gan_tricks._utils import check_int, register, walk_layers
+from keras_gan_tricks._utils import (
+    ReplicaSeedGenerator,
+    check_int,
+    register,
+    walk_layers,
+)
 from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -245,9 +250,7 @@ class GAN(keras.Model):
         self.condition_shape, self.condition_dtype = self._resolve_condition(
             condition_shape, condition_dtype
         )
-        self.seed_generator = keras.random.SeedGenerator(
-            seed, name="gan_seed_generator"
-        )
+        self.seed_generator = ReplicaSeedGenerator(seed, name="gan_seed_generator")
         self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks: Keras hands callbacks the
         # epoch's running means instead.

@@ -3,7 +3,12 @@
 import keras
 from keras import ops
 
-from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks._utils import (
+    ReplicaSeedGenerator,
+    check_int,
+    check_number,
+    register,
+)
 
 
 @register
@@ -48,7 +53,7 @@ class InstanceNoise(keras.layers.Layer):
         if seed is not None:
             seed = check_int("seed", seed)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
         self.stddev = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(stddev),
