@@ -12,6 +12,7 @@ one setting over `--seeds` seeds: mean +- standard error.
     python benchmarks/modes.py                       # full: 10 seeds
     python benchmarks/modes.py --quick               # 2 seeds, 2 rows, short
     python benchmarks/modes.py --json out.json --plot out.png
+    python benchmarks/modes.py --from-json a.json b.json --markdown table.md
 """
 
 import argparse
@@ -26,11 +27,18 @@ def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--datasets", nargs="*", default=["ring", "grid"])
     parser.add_argument("--rows", nargs="*", default=None)
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="PNG of vanilla vs all tricks (seed 0)")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        metavar="FILE",
+        help="train nothing: combine these results files into one table",
+    )
+    parser.add_argument("--markdown", help="write the table here (Markdown)")
     return parse_args(parser, argv)
 
 
@@ -184,8 +192,54 @@ def plot(path, samples_by_row, centers_by_dataset):
     plt.close(fig)
 
 
+def _cell(summary, key, scale=1.0, digits=2):
+    mean, se = summary[key]
+    return f"{scale * mean:.{digits}f} ± {scale * se:.{digits}f}"
+
+
+def markdown(files):
+    """One Markdown table per dataset from results files, published rows
+    last."""
+    runs = []
+    for path in files:
+        with open(path) as f:
+            runs.append(json.load(f))
+    lines = []
+    datasets = [d for d in ("ring", "grid") if any(d in r["results"] for r in runs)]
+    for dataset in datasets:
+        lines += [
+            f"**{dataset}** ({'8' if dataset == 'ring' else '25'} modes)",
+            "",
+            "| setting | steps | seeds | modes | % high quality | reverse KL |",
+            "|---|---|---|---|---|---|",
+        ]
+        for run in runs:
+            for row, summary in run["results"].get(dataset, {}).items():
+                lines.append(
+                    f"| {row} | {run['steps']:,} | {run['seeds']} "
+                    f"| {_cell(summary, 'modes')} "
+                    f"| {_cell(summary, 'high_quality', 100, 1)} "
+                    f"| {_cell(summary, 'reverse_kl', digits=3)} |"
+                )
+        for name, published in PUBLISHED.items():
+            m, hq, kl = published[dataset]
+            kl = "—" if kl is None else kl
+            # PacGAN's code: 400 epochs of 100,000 samples in batches of 100.
+            steps, seeds = ("400,000", "10") if "PacGAN" in name else ("—", "—")
+            lines.append(f"| *{name}* | {steps} | {seeds} | {m} | {hq} | {kl} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main():
     args = ARGS
+    if args.from_json:
+        table = markdown(args.from_json)
+        print(table)
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(table)
+        return 0
     seeds = 2 if args.quick else args.seeds
     steps = 300 if args.quick else args.steps
     rows = args.rows or (["vanilla", "all tricks"] if args.quick else list(ROWS))
