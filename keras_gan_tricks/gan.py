@@ -711,12 +711,23 @@ class GAN(keras.Model):
         )
         penalty = ops.zeros((), dtype="float32")
         if self.penalty is not None:
-            penalty = self.penalty(
-                lambda x: self._discriminate(x, condition, training),
-                real,
-                fake,
-                seed=self.seed_generator,
-            )
+
+            def compute():
+                return self.penalty(
+                    lambda x: self._discriminate(x, condition, training),
+                    real,
+                    fake,
+                    seed=self.seed_generator,
+                )
+
+            every = self.penalty.every
+            if every == 1 or not training:
+                penalty = compute()
+            else:  # lazy: on every `every`-th step, `every` times as strong
+                due = ops.equal(ops.mod(self.d_optimizer.iterations, every), 0)
+                penalty = self._glue.run_if(
+                    due, lambda: compute() * float(every), penalty
+                )
             loss = loss + penalty
         return loss, {
             "real_logits": real_logits,

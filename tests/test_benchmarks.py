@@ -34,6 +34,7 @@ def test_speed_quick(tmp_path):
     for key in (
         "kgt_plain_over_bare",
         "kgt_all_over_bare",
+        "kgt_lazy_over_bare",
         "classic_over_kgt_all",
         "utilization",
     ):
@@ -43,7 +44,13 @@ def test_speed_quick(tmp_path):
     assert row["rss_mb_epoch_2"] > 0 and row["rss_mb_epoch_6"] > 0
     expected = row["rss_mb_epoch_6"] / row["rss_mb_epoch_2"] - 1
     assert results["memory_growth"] == pytest.approx(expected)
-    assert set(row["ms_per_step"]) == {"bare", "kgt-plain", "kgt-all", "classic"}
+    assert set(row["ms_per_step"]) == {
+        "bare",
+        "kgt-plain",
+        "kgt-all",
+        "kgt-lazy",
+        "classic",
+    }
     assert row["step_gflop"] > 0 and row["matmul_gflops"] > 0
 
 

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from keras import ops
 
+import keras_gan_tricks as kgt
 from keras_gan_tricks import penalties
+from tests.nets import EachBatch, conv_discriminator, conv_generator
 
 
 def linear_critic(w):
@@ -109,3 +111,48 @@ def test_bad_arguments(make, error, text):
 def test_serialization_round_trip(penalty):
     config = json.loads(json.dumps(keras.saving.serialize_keras_object(penalty)))
     assert keras.saving.deserialize_keras_object(config) == penalty
+
+
+@pytest.mark.parametrize("make", [kgt.penalties.R1, kgt.penalties.R2])
+def test_lazy_penalty_runs_every_kth_step_k_times_as_strong(make):
+    """`every=k`: the penalty is computed on steps 0, k, 2k, ... times k, and
+    adds nothing in between (a discriminator with dropout, whose random
+    state the skipped branch must leave alone)."""
+    images = np.tanh(np.random.default_rng(0).standard_normal((96, 8, 8, 1)))
+    images = images.astype("float32")
+
+    def run(penalty):
+        keras.utils.set_random_seed(3)
+        gan = kgt.GAN(conv_generator(), conv_discriminator(), seed=0)
+        gan.compile(penalty=penalty)
+        seen = []
+        gan.fit(
+            images,
+            batch_size=16,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[EachBatch(lambda batch, logs: seen.append(gan.batch_values()))],
+        )
+        return seen
+
+    eager, lazy = run(make(2.0)), run(make(2.0, every=3))
+    penalties = [v["penalty"] for v in lazy]
+    assert [p > 0 for p in penalties] == [True, False, False, True, False, False]
+    # Step 0 starts from the same state: exactly 3 times the eager penalty.
+    assert penalties[0] == pytest.approx(3 * eager[0]["penalty"], rel=1e-5)
+    assert all(np.isfinite(v["d_loss"]) for v in lazy)
+
+
+def test_lazy_penalty_config_round_trip():
+    for penalty in (
+        kgt.penalties.R1(0.5, every=16),
+        kgt.penalties.R2(0.5, every=4),
+        kgt.penalties.GradientPenalty(10.0, every=2),
+    ):
+        again = type(penalty).from_config(penalty.get_config())
+        assert (
+            again.every == penalty.every and again.get_config() == penalty.get_config()
+        )
+    with pytest.raises(ValueError, match="every=0"):
+        kgt.penalties.R1(1.0, every=0)

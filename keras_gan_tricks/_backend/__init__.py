@@ -11,6 +11,9 @@ Each backend module provides:
   `variables` and applies `optimizer` to them, but only when the step is
   finite (see `step_is_finite`); returns `(loss, aux, finite)`. Variables the
   forward pass assigned (batch-norm statistics) are the caller's to restore;
+- `run_if(pred, fn, otherwise)`: `fn()` if the boolean tensor `pred` holds,
+  else `otherwise` (a tensor of `fn()`'s dtype and shape), differentiably
+  and keeping the variable updates `fn` makes only when it runs;
 - `input_gradient(fn, x)`: the gradient of `sum(fn(x))` with respect to the
   tensor `x`, differentiable itself (for gradient penalties).
 

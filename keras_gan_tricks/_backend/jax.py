@@ -177,6 +177,35 @@ def _apply_loss_scaled(optimizer, gradients, variables, finite):
     optimizer.dynamic_scale.assign(jnp.where(finite, new_scale, scale))
 
 
+def run_if(pred, fn, otherwise):
+    """`jax.lax.cond` whose true branch may assign variables: each branch
+    returns the values of every variable of the state (the true branch with
+    `fn`'s updates), and those `fn` changed are assigned after the cond."""
+    frame = _frames[-1]
+    variables = frame.variables
+    current = [frame.value(variable) for variable in variables]
+    changed = set()
+
+    def run(_):
+        result, updates = _in_scope(fn)
+        new = {id(variable): value for variable, value in updates}
+        changed.update(new)
+        return result, [
+            new.get(id(v), c) for v, c in zip(variables, current, strict=True)
+        ]
+
+    def skip(_):
+        return otherwise, current
+
+    result, values = jax.lax.cond(pred, run, skip, None)
+    _assign(
+        (variable, value)
+        for variable, value in zip(variables, values, strict=True)
+        if id(variable) in changed
+    )
+    return result
+
+
 def input_gradient(fn, x):
     if not _frames:
         # Called outside a GAN step (a penalty evaluated on its own): the

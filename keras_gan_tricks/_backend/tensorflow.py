@@ -84,6 +84,10 @@ def minimize(loss_fn, variables, optimizer, allow=None):
     return loss, aux, finite
 
 
+def run_if(pred, fn, otherwise):
+    return tf.cond(pred, fn, lambda: otherwise)
+
+
 def input_gradient(fn, x):
     with tf.GradientTape() as tape:
         tape.watch(x)

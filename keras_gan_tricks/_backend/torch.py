@@ -27,6 +27,10 @@ def minimize(loss_fn, variables, optimizer, allow=None):
     return loss.detach(), aux, finite
 
 
+def run_if(pred, fn, otherwise):
+    return fn() if bool(pred) else otherwise
+
+
 def input_gradient(fn, x):
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
