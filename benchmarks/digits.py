@@ -20,11 +20,10 @@ samples side by side.
 """
 
 import argparse
-import json
 import sys
 import time
 
-from _common import mean_se, parse_args
+from _common import mean_se, parse_args, write_json
 
 
 def _parse(argv):
@@ -168,23 +167,20 @@ def main():
         both = np.concatenate(rows, axis=1).reshape(-1, *grids["vanilla"].shape[1:])
         kgt.images.save_image_grid(both, args.plot, columns=16, scale=4)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "seeds": seeds,
-                    "epochs": epochs,
-                    "stacked_epochs": stacked_epochs,
-                    "generated": n_generated,
-                    "stacked_samples": n_stacked_eval,
-                    "classifier_accuracy": classifier.accuracy,
-                    "real_vs_real_frechet": floor,
-                    "backend": keras.backend.backend(),
-                    "results": results,
-                    "published_stacked": PUBLISHED_STACKED,
-                },
-                f,
-                indent=2,
-            )
+        write_json(
+            args.json,
+            {
+                "seeds": seeds,
+                "epochs": epochs,
+                "stacked_epochs": stacked_epochs,
+                "generated": n_generated,
+                "stacked_samples": n_stacked_eval,
+                "classifier_accuracy": classifier.accuracy,
+                "real_vs_real_frechet": floor,
+                "results": results,
+                "published_stacked": PUBLISHED_STACKED,
+            },
+        )
     return 0
 
 

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 
-from _common import mean_se, parse_args
+from _common import mean_se, parse_args, write_json
 
 
 def _parse(argv):
@@ -286,20 +286,16 @@ def main():
             centers_by_dataset,
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "seeds": seeds,
-                    "steps": steps,
-                    "batch_size": BATCH,
-                    "backend": keras.backend.backend(),
-                    "keras": keras.__version__,
-                    "results": results,
-                    "published": PUBLISHED,
-                },
-                f,
-                indent=2,
-            )
+        write_json(
+            args.json,
+            {
+                "seeds": seeds,
+                "steps": steps,
+                "batch_size": BATCH,
+                "results": results,
+                "published": PUBLISHED,
+            },
+        )
     return 0
 
 

@@ -26,14 +26,11 @@ run. Memory: resident set size after epoch 2 and epoch 20 of kgt-all.
 """
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 
-from _common import parse_args
+from _common import parse_args, write_json
 
 
 def _parse(argv):
@@ -346,20 +343,7 @@ def main():
     first = results[args.models[0]]
     summary = {key: first[key] for key in keys}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    **summary,
-                    "models": results,
-                    "rounds": rounds,
-                    "backend": keras.backend.backend(),
-                    "python": platform.python_version(),
-                    "keras": keras.__version__,
-                    "cpus": os.cpu_count(),
-                },
-                f,
-                indent=2,
-            )
+        write_json(args.json, {**summary, "models": results, "rounds": rounds})
     return 0
 
 

@@ -152,7 +152,7 @@ ROWS = [
         "compile-optimizer-type",
         "an optimizer that is not one",
         lambda: compiled(d_optimizer=0.001),
-        (TypeError, ValueError),
+        ValueError,
         r"d_optimizer=0.001",
     ),
     (
@@ -248,7 +248,7 @@ ROWS = [
         "a flip probability outside [0, 1]",
         lambda: kgt.labels.RandomFlip(1.5),
         ValueError,
-        r"1.5",
+        r"probability=1.5",
     ),
     (
         "penalty-r1",
@@ -343,7 +343,7 @@ ROWS = [
             np.full((4, 2), np.nan), np.zeros((1, 2)), 0.1
         ),
         ValueError,
-        r"NaN",
+        r"`samples` holds NaN",
     ),
 ]
 
