@@ -12,7 +12,12 @@ one setting over `--seeds` seeds: mean +- standard error.
     python benchmarks/modes.py                       # full: 10 seeds
     python benchmarks/modes.py --quick               # 2 seeds, 2 rows, short
     python benchmarks/modes.py --json out.json --plot out.png
+    python benchmarks/modes.py --first-seed 3 --seeds 7   # seeds 3..9
     python benchmarks/modes.py --from-json a.json b.json --markdown table.md
+
+`--from-json` pools the runs of one setting and step count across files
+(each run records its seed; a seed counted once), so the 10 seeds of the
+protocol can be trained in pieces, on several machines or sessions.
 """
 
 import argparse
@@ -27,6 +32,9 @@ def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed ... + seeds - 1"
+    )
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--datasets", nargs="*", default=["ring", "grid"])
     parser.add_argument("--rows", nargs="*", default=None)
@@ -163,7 +171,8 @@ def train(dataset, row, seed, steps):
         x, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
     )
     samples = gan.generate(N_EVAL, seed=10_000 + seed)
-    return kgt.evaluation.mode_coverage(samples, centers, std), samples, centers
+    metrics = kgt.evaluation.mode_coverage(samples, centers, std)
+    return {"seed": seed, **metrics}, samples, centers
 
 
 def plot(path, samples_by_row, centers_by_dataset):
@@ -197,15 +206,40 @@ def _cell(summary, key, scale=1.0, digits=2):
     return f"{scale * mean:.{digits}f} ± {scale * se:.{digits}f}"
 
 
-def markdown(files):
-    """One Markdown table per dataset from results files, published rows
-    last."""
-    runs = []
+def _summary(runs):
+    return {
+        key: mean_se([r[key] for r in runs])
+        for key in ("modes", "high_quality", "reverse_kl")
+    }
+
+
+def pool(files):
+    """{dataset: {(row, steps): [run, ...]}} from results files, rows in
+    first-seen order; a seed is counted once per row and step count."""
+    pooled = {}
     for path in files:
         with open(path) as f:
-            runs.append(json.load(f))
+            payload = json.load(f)
+        for dataset, rows in payload["results"].items():
+            for row, result in rows.items():
+                runs = pooled.setdefault(dataset, {}).setdefault(
+                    (row, payload["steps"]), {}
+                )
+                for i, run in enumerate(result["runs"]):
+                    # Files written before runs recorded their seed ran 0, 1, ...
+                    runs.setdefault(run.get("seed", i), run)
+    return {
+        dataset: {key: [runs[s] for s in sorted(runs)] for key, runs in rows.items()}
+        for dataset, rows in pooled.items()
+    }
+
+
+def markdown(files):
+    """One Markdown table per dataset from results files (runs pooled by
+    `pool`), published rows last."""
+    pooled = pool(files)
     lines = []
-    datasets = [d for d in ("ring", "grid") if any(d in r["results"] for r in runs)]
+    datasets = [d for d in ("ring", "grid") if d in pooled]
     for dataset in datasets:
         lines += [
             f"**{dataset}** ({'8' if dataset == 'ring' else '25'} modes)",
@@ -213,14 +247,14 @@ def markdown(files):
             "| setting | steps | seeds | modes | % high quality | reverse KL |",
             "|---|---|---|---|---|---|",
         ]
-        for run in runs:
-            for row, summary in run["results"].get(dataset, {}).items():
-                lines.append(
-                    f"| {row} | {run['steps']:,} | {run['seeds']} "
-                    f"| {_cell(summary, 'modes')} "
-                    f"| {_cell(summary, 'high_quality', 100, 1)} "
-                    f"| {_cell(summary, 'reverse_kl', digits=3)} |"
-                )
+        for (row, steps), runs in pooled[dataset].items():
+            summary = _summary(runs)
+            lines.append(
+                f"| {row} | {steps:,} | {len(runs)} "
+                f"| {_cell(summary, 'modes')} "
+                f"| {_cell(summary, 'high_quality', 100, 1)} "
+                f"| {_cell(summary, 'reverse_kl', digits=3)} |"
+            )
         for name, published in PUBLISHED.items():
             m, hq, kl = published[dataset]
             kl = "—" if kl is None else kl
@@ -252,17 +286,16 @@ def main():
         results[dataset], samples_by_row[dataset] = {}, {}
         for row in rows:
             runs = []
-            for seed in range(seeds):
+            for seed in range(args.first_seed, args.first_seed + seeds):
                 metrics, samples, centers = train(dataset, row, seed, steps)
                 runs.append(metrics)
-                if seed == 0:
+                if seed == args.first_seed:
                     samples_by_row[dataset][row] = samples
                     centers_by_dataset[dataset] = centers
-            summary = {
-                key: mean_se([r[key] for r in runs])
-                for key in ("modes", "high_quality", "reverse_kl")
-            }
+            summary = _summary(runs)
             results[dataset][row] = {"runs": runs, **summary}
+            if args.json:  # after every row, so a stopped run keeps what it did
+                _write(args.json, seeds, steps, results)
             m, hq, kl = (summary[k] for k in ("modes", "high_quality", "reverse_kl"))
             print(
                 f"{dataset:5} {row:36} modes {m[0]:5.2f} +- {m[1]:.2f}  "
@@ -286,17 +319,21 @@ def main():
             centers_by_dataset,
         )
     if args.json:
-        write_json(
-            args.json,
-            {
-                "seeds": seeds,
-                "steps": steps,
-                "batch_size": BATCH,
-                "results": results,
-                "published": PUBLISHED,
-            },
-        )
+        _write(args.json, seeds, steps, results)
     return 0
+
+
+def _write(path, seeds, steps, results):
+    write_json(
+        path,
+        {
+            "seeds": seeds,
+            "steps": steps,
+            "batch_size": BATCH,
+            "results": results,
+            "published": PUBLISHED,
+        },
+    )
 
 
 if __name__ == "__main__":

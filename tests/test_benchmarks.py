@@ -62,6 +62,8 @@ def test_modes_quick(tmp_path):
         "--quick",
         "--datasets",
         "ring",
+        "--first-seed",
+        "5",
         "--json",
         str(out),
         "--plot",
@@ -70,9 +72,57 @@ def test_modes_quick(tmp_path):
     results = json.loads(out.read_text())["results"]["ring"]
     assert set(results) == {"vanilla", "all tricks"}
     for row in results.values():
-        assert len(row["runs"]) == 2
+        assert [run["seed"] for run in row["runs"]] == [5, 6]
         assert 0 <= row["modes"][0] <= 8 and 0 <= row["high_quality"][0] <= 1
     assert png.stat().st_size > 10_000
+
+
+def _modes_file(path, steps, runs_by_row):
+    results = {
+        "ring": {row: {"runs": runs} for row, runs in runs_by_row.items()},
+    }
+    path.write_text(json.dumps({"steps": steps, "seeds": 0, "results": results}))
+    return str(path)
+
+
+def _run_metrics(modes, hq, kl, seed=None):
+    run = {"modes": modes, "high_quality": hq, "reverse_kl": kl}
+    return run if seed is None else {"seed": seed, **run}
+
+
+def test_modes_pools_seeds_across_files(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import modes
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    # An old file (no seeds recorded: they were 0, 1), a later piece with
+    # seeds 1 (again) and 2, and a row at another step count.
+    old = _modes_file(
+        tmp_path / "a.json",
+        100,
+        {"vanilla": [_run_metrics(8, 0.5, 0.1), _run_metrics(7, 0.7, 0.3)]},
+    )
+    new = _modes_file(
+        tmp_path / "b.json",
+        100,
+        {
+            "vanilla": [
+                _run_metrics(1, 0.0, 9.0, seed=1),
+                _run_metrics(6, 0.9, 0.2, seed=2),
+            ]
+        },
+    )
+    longer = _modes_file(
+        tmp_path / "c.json", 200, {"vanilla": [_run_metrics(8, 1.0, 0.0, seed=0)]}
+    )
+    pooled = modes.pool([old, new, longer])["ring"]
+    assert list(pooled) == [("vanilla", 100), ("vanilla", 200)]
+    # Seed 1 counted once (the first file's run), seed 2 added.
+    assert [r["modes"] for r in pooled[("vanilla", 100)]] == [8, 7, 6]
+    table = modes.markdown([old, new, longer])
+    assert "| vanilla | 100 | 3 | 7.00 ± 0.58 | 70.0 ± 11.5 | 0.200 ± 0.058 |" in table
+    assert "| vanilla | 200 | 1 | 8.00 ± 0.00 | 100.0 ± 0.0 | 0.000 ± 0.000 |" in table
 
 
 @pytest.mark.slow
