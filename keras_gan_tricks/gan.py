@@ -1042,33 +1042,9 @@ class GAN(keras.Model):
         """
         batch_size = check_int("batch_size", batch_size, low=1)
         z = self.sample_latent(n, seed)
-        if self.conditional:
-            if labels is None:
-                raise ValueError(
-                    "This GAN is conditional: pass `labels`, one per sample. "
-                    "Received: labels=None"
-                )
-            labels = np.asarray(labels)
-            if (
-                labels.ndim == 1
-                and len(self.condition_shape) == 1
-                and self.condition_shape[0] == 1
-            ):
-                labels = labels[:, None]
-            if labels.shape != (n, *self.condition_shape):
-                raise ValueError(
-                    f"`labels` must have shape {(n, *self.condition_shape)}. "
-                    f"Received: labels of shape {labels.shape}"
-                )
-        elif labels is not None:
-            raise ValueError(
-                "This GAN is unconditional, so it takes no labels. "
-                f"Received: labels of shape {np.shape(labels)}"
-            )
+        labels = self._check_labels(labels, n)
         self._sync_state()
-        generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
-        if generator is None:
-            generator = self.generator
+        generator = self._sampling_generator(use_ema)
         chunks = []
         for start in range(0, n, batch_size):
             chunk = z[start : start + batch_size]
@@ -1078,6 +1054,112 @@ class GAN(keras.Model):
             # float32 even under mixed precision: NumPy has no bfloat16.
             chunks.append(ops.convert_to_numpy(ops.cast(samples, "float32")))
         return np.concatenate(chunks, axis=0)
+
+    def recalibrate_batch_norm(
+        self, batches=16, batch_size=256, labels=None, seed=0, use_ema=True
+    ):
+        """Recomputes the generator's batch-norm statistics from its own
+        samples ("standing statistics", BigGAN).
+
+        A batch-norm layer samples with moving averages of its training
+        batches' statistics, which lag a generator whose weights keep moving,
+        and do not belong to the weights of an averaged generator at all
+        (`GeneratorEMA` copies the raw generator's). This runs the generator
+        in training mode on `batches` batches of latents and sets each
+        batch-norm layer's moving mean and variance to the average of its
+        batch statistics over them; `generate()` then samples with the new
+        statistics. The weights do not change, but the calls run in training
+        mode, so dropout is active during them and a spectral-normalised
+        layer takes its usual power-iteration step per call. `kgt.callbacks.GeneratorEMA` does
+        this for the averaged generator when `fit` ends.
+
+        Args:
+            batches: int >= 1. Generator calls to average over.
+            batch_size: int >= 2. Latents per call.
+            labels: for a conditional GAN, an array of conditions (any
+                number, shaped like `generate`'s labels); each call draws
+                `batch_size` of them. Rejected for an unconditional GAN.
+            seed: int >= 0. Seeds the latents (and the labels drawn), so a
+                recalibration is repeatable.
+            use_ema: bool. Recalibrate the averaged generator when
+                `GeneratorEMA` keeps one, else the generator itself.
+
+        Returns:
+            The number of batch-norm layers recalibrated (0 when the
+            generator has none: then nothing runs).
+        """
+        batches = check_int("batches", batches, low=1)
+        batch_size = check_int("batch_size", batch_size, low=2)
+        seed = check_int("seed", seed, low=0)
+        labels = self._check_labels(labels)
+        self._sync_state()
+        generator = self._sampling_generator(use_ema)
+        norms = []
+        for layer in walk_layers(generator):
+            if isinstance(layer, keras.layers.BatchNormalization) and not any(
+                layer is seen for seen in norms
+            ):
+                norms.append(layer)
+        if not norms:
+            return 0
+        rng = np.random.default_rng(seed)
+        momenta = [layer.momentum for layer in norms]
+        try:
+            for k in range(batches):
+                # Batch k enters with weight 1/(k+1): a plain average of all.
+                for layer in norms:
+                    layer.momentum = k / (k + 1)
+                inputs = self.sample_latent(batch_size, seed=seed + k)
+                if self.conditional:
+                    chosen = rng.integers(0, len(labels), batch_size)
+                    inputs = [inputs, labels[chosen]]
+                generator(inputs, training=True)
+        finally:
+            for layer, momentum in zip(norms, momenta, strict=True):
+                layer.momentum = momentum
+        return len(norms)
+
+    def _sampling_generator(self, use_ema):
+        generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
+        return self.generator if generator is None else generator
+
+    def _check_labels(self, labels, n=None):
+        """`labels` for the generator as an array of shape `(n, *condition)`
+        (any length when `n` is None), or None for an unconditional GAN."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(
+                    "This GAN is unconditional, so it takes no labels. "
+                    f"Received: labels of shape {np.shape(labels)}"
+                )
+            return None
+        if labels is None:
+            what = "one per sample" if n is not None else "the conditions to draw from"
+            raise ValueError(
+                f"This GAN is conditional: pass `labels`, {what}. Received: labels=None"
+            )
+        labels = np.asarray(labels)
+        if (
+            labels.ndim == 1
+            and len(self.condition_shape) == 1
+            and self.condition_shape[0] == 1
+        ):
+            labels = labels[:, None]
+        expected = (n, *self.condition_shape)
+        if (n is None and labels.shape[1:] != expected[1:]) or (
+            n is not None and labels.shape != expected
+        ):
+            shape = ("any", *self.condition_shape) if n is None else expected
+            raise ValueError(
+                f"`labels` must have shape {shape}. "
+                f"Received: labels of shape {labels.shape}"
+            )
+        if len(labels) == 0:
+            raise ValueError(
+                f"`labels` must hold at least one label. Received: labels of shape "
+                f"{labels.shape}"
+            )
+        return labels
 
     # State kept for callbacks.
 

@@ -228,6 +228,20 @@ ROWS = [
         ValueError,
         r"n=0",
     ),
+    (
+        "recalibrate-batches",
+        "`recalibrate_batch_norm(batches=0)`",
+        lambda: compiled().recalibrate_batch_norm(batches=0),
+        ValueError,
+        r"batches=0",
+    ),
+    (
+        "recalibrate-labels",
+        "a conditional generator recalibrated without labels",
+        lambda: conditional_gan().recalibrate_batch_norm(),
+        ValueError,
+        r"conditions to draw from\. Received: labels=None",
+    ),
     # tricks
     (
         "label-smoothing",
@@ -313,6 +327,15 @@ ROWS = [
         lambda: kgt.callbacks.GeneratorEMA().set_model(keras.Sequential()),
         ValueError,
         r"Sequential",
+    ),
+    (
+        "ema-recalibrate",
+        "`GeneratorEMA(recalibrate_batch_norm=True)` on a conditional GAN",
+        lambda: kgt.callbacks.GeneratorEMA(recalibrate_batch_norm=True).set_model(
+            conditional_gan()
+        ),
+        ValueError,
+        r"Received: recalibrate_batch_norm=True",
     ),
     (
         "sample-grid-n",

@@ -52,6 +52,7 @@ def test_speed_quick(tmp_path):
         "classic",
     }
     assert row["step_gflop"] > 0 and row["matmul_gflops"] > 0
+    assert row["recalibrate_ms"] > 0
 
 
 @pytest.mark.slow

@@ -371,13 +371,14 @@ def test_ema_is_the_moving_average_of_the_weights():
     )
 
 
-def test_ema_warmup_and_batch_norm_statistics_copied():
+def _bn_gan_fit_with_ema(**ema_kwargs):
     gan = kgt.GAN(
         kgt.architectures.dcgan_generator(8, (8, 8, 1), base_filters=4),
         conv_discriminator(),
+        seed=0,
     )
     gan.compile()
-    ema = GeneratorEMA(decay=0.999)
+    ema = GeneratorEMA(decay=0.999, **ema_kwargs)
     gan.fit(
         np.tanh(np.random.default_rng(0).standard_normal((128, 8, 8, 1))).astype(
             "float32"
@@ -386,12 +387,19 @@ def test_ema_warmup_and_batch_norm_statistics_copied():
         verbose=0,
         callbacks=[ema],
     )
+    return gan, ema
+
+
+def _statistics(model):
+    return [w.numpy() for w in model.non_trainable_weights]
+
+
+def test_ema_warmup_and_batch_norm_statistics_copied():
+    gan, ema = _bn_gan_fit_with_ema(recalibrate_batch_norm=False)
     for copy, stat in zip(
-        ema.ema_generator.non_trainable_weights,
-        gan.generator.non_trainable_weights,
-        strict=True,
+        _statistics(ema.ema_generator), _statistics(gan.generator), strict=True
     ):
-        np.testing.assert_array_equal(copy.numpy(), stat.numpy())
+        np.testing.assert_array_equal(copy, stat)
     # With warm-up the average has moved off the initial weights after 4 steps.
     moved = [
         np.abs(a.numpy() - b.numpy()).max()
@@ -402,6 +410,96 @@ def test_ema_warmup_and_batch_norm_statistics_copied():
         )
     ]
     assert max(moved) < 0.05
+
+
+def test_ema_recalibrates_the_averaged_batch_norm_statistics_after_fit():
+    gan, ema = _bn_gan_fit_with_ema()  # the default: recalibrate
+    raw = _statistics(gan.generator)
+    after_fit = _statistics(ema.ema_generator)
+    # Not the raw generator's copied statistics any more ...
+    assert not all(np.allclose(a, r) for a, r in zip(after_fit, raw, strict=True))
+    # ... but the averaged generator's own: recalibrating again with the same
+    # (default) seed from these weights gives the same statistics.
+    for layer in ema.ema_generator.non_trainable_weights:
+        layer.assign(np.full(layer.shape, 5.0, "float32"))
+    norms = [
+        layer
+        for layer in ema.ema_generator.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert len(norms) >= 2 and gan.recalibrate_batch_norm() == len(norms)
+    for again, first in zip(_statistics(ema.ema_generator), after_fit, strict=True):
+        np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
+    # The raw generator was not touched, nor were the averaged weights.
+    for now, before in zip(_statistics(gan.generator), raw, strict=True):
+        np.testing.assert_array_equal(now, before)
+
+
+def test_recalibrate_batch_norm_averages_the_batch_statistics():
+    generator = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, kernel_initializer="glorot_normal"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+        ]
+    )
+    gan = kgt.GAN(generator, mlp_discriminator(), seed=0)
+    norm = generator.layers[1]
+    norm.moving_mean.assign(np.full(3, 7.0, "float32"))
+    norm.moving_variance.assign(np.full(3, 9.0, "float32"))
+    kernel = [w.numpy() for w in generator.trainable_weights]
+    before = gan.generate(16, seed=3)
+    assert gan.recalibrate_batch_norm(batches=3, batch_size=50, seed=7) == 1
+    # The plain average of the three batches' mean and (biased) variance.
+    means, variances = [], []
+    for k in range(3):
+        h = ops.convert_to_numpy(generator.layers[0](gan.sample_latent(50, seed=7 + k)))
+        means.append(h.mean(0))
+        variances.append(h.var(0))
+    np.testing.assert_allclose(norm.moving_mean.numpy(), np.mean(means, 0), rtol=1e-5)
+    np.testing.assert_allclose(
+        norm.moving_variance.numpy(), np.mean(variances, 0), rtol=1e-4
+    )
+    assert norm.momentum == 0.99
+    for now, then in zip(generator.trainable_weights, kernel, strict=True):
+        np.testing.assert_array_equal(now.numpy(), then)
+    assert not np.allclose(gan.generate(16, seed=3), before)
+    # Without batch norm nothing runs.
+    plain = kgt.GAN(mlp_generator(), mlp_discriminator())
+    assert plain.recalibrate_batch_norm() == 0
+
+
+def test_recalibrate_batch_norm_of_a_conditional_generator_needs_labels():
+    from tests.test_gan import conditional_networks
+
+    generator, discriminator = conditional_networks()
+    z, y = generator.inputs
+    h = keras.layers.BatchNormalization()(generator.layers[-2].output)
+    generator = keras.Model([z, y], keras.layers.Dense(2)(h))
+    gan = kgt.GAN(generator, discriminator, seed=0)
+    gan.compile()
+    with pytest.raises(ValueError, match="labels=None"):
+        gan.recalibrate_batch_norm()
+    assert gan.recalibrate_batch_norm(labels=np.arange(3), batches=2) == 1
+    # GeneratorEMA leaves a conditional generator to the user by default and
+    # refuses to promise what it cannot do.
+    x = np.random.default_rng(0).standard_normal((64, 2)).astype("float32")
+    y = np.zeros((64, 1), "int32")
+    ema = GeneratorEMA(0.9)
+    gan.fit(x, y, batch_size=32, verbose=0, callbacks=[ema])
+    for copy, stat in zip(
+        _statistics(ema.ema_generator), _statistics(gan.generator), strict=True
+    ):
+        np.testing.assert_array_equal(copy, stat)
+    with pytest.raises(ValueError, match="recalibrate_batch_norm=True"):
+        gan.fit(
+            x,
+            y,
+            batch_size=32,
+            verbose=0,
+            callbacks=[GeneratorEMA(0.9, recalibrate_batch_norm=True)],
+        )
 
 
 def test_ema_is_saved_and_reloaded(tmp_path):
@@ -502,6 +600,8 @@ def test_set_generator_ema_needs_an_averaged_generator():
 def test_ema_bad_arguments():
     with pytest.raises(ValueError, match="decay=1.0"):
         GeneratorEMA(decay=1.0)
+    with pytest.raises(TypeError, match="recalibrate_batch_norm=1"):
+        GeneratorEMA(recalibrate_batch_norm=1)
 
 
 # SampleGrid
