@@ -1070,8 +1070,9 @@ class GAN(keras.Model):
         batch statistics over them; `generate()` then samples with the new
         statistics. The weights do not change, but the calls run in training
         mode, so dropout is active during them and a spectral-normalised
-        layer takes its usual power-iteration step per call. `kgt.callbacks.GeneratorEMA` does
-        this for the averaged generator when `fit` ends.
+        layer takes its usual power-iteration step per call.
+        `kgt.callbacks.GeneratorEMA` does this for the averaged generator
+        when `fit` ends. Call it outside `fit` (or from `on_train_end`).
 
         Args:
             batches: int >= 1. Generator calls to average over.
