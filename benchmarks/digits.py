@@ -36,7 +36,19 @@ def _parse(argv):
     )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="PNG of samples, vanilla vs tricks")
-    return parse_args(parser, argv)
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=("vanilla", "tricks"),
+        default=["vanilla", "tricks"],
+        help="train these settings only (the plot needs both)",
+    )
+    args = parse_args(parser, argv)
+    if args.plot and len(set(args.settings)) < 2:
+        parser.error(
+            f"--plot needs both settings. Received: --settings {args.settings}"
+        )
+    return args
 
 
 ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
@@ -97,7 +109,7 @@ def main():
     stacked, _ = kgt.datasets.stacked_digits(n_stacked)
     results, grids = {}, {}
     start = time.perf_counter()
-    for setting in SETTINGS:
+    for setting in [s for s in SETTINGS if s in args.settings]:
         runs = []
         for seed in range(seeds):
             gan = train(setting, real, seed, epochs)
