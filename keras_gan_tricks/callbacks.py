@@ -637,8 +637,8 @@ class GeneratorEMA(keras.callbacks.Callback):
     statistics are recomputed from its own samples
     (`kgt.GAN.recalibrate_batch_norm`, BigGAN's "standing statistics"). On the
     grid-25 mixture this raised the averaged generator's high-quality samples
-    from 44% to 59% (benchmarks/results/modes.md). A conditional GAN needs
-    labels for that, so it is left to you there: call
+    from 38.9% to 52.4% (3 seeds; benchmarks/results/modes.md). A
+    conditional GAN needs labels for that, so it is left to you there: call
     `gan.recalibrate_batch_norm(labels=...)` after `fit`.
 
     With a `kgt.GAN` the averaged generator is kept in the GAN (saved with
