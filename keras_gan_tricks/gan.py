@@ -1095,12 +1095,14 @@ class GAN(keras.Model):
         labels = self._check_labels(labels)
         self._sync_state()
         generator = self._sampling_generator(use_ema)
-        norms = []
-        for layer in walk_layers(generator):
-            if isinstance(layer, keras.layers.BatchNormalization) and not any(
-                layer is seen for seen in norms
-            ):
-                norms.append(layer)
+        # A layer shared in two places is one layer: keyed by identity.
+        norms = list(
+            {
+                id(layer): layer
+                for layer in walk_layers(generator)
+                if isinstance(layer, keras.layers.BatchNormalization)
+            }.values()
+        )
         if not norms:
             return 0
         rng = np.random.default_rng(seed)
