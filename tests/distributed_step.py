@@ -35,7 +35,10 @@ BACKEND = keras.backend.backend()
 
 
 def networks(batch_norm):
-    layers = [keras.Input((LATENT,)), keras.layers.Dense(16)]
+    # No bias before batch norm: its gradient is zero up to rounding, which
+    # Adam's normalisation turns into steps of any size up to the learning
+    # rate, different on one device and two (the usual DCGAN habit, too).
+    layers = [keras.Input((LATENT,)), keras.layers.Dense(16, use_bias=not batch_norm)]
     if batch_norm:
         layers.append(keras.layers.BatchNormalization())
     generator = keras.Sequential(

@@ -29,8 +29,8 @@ def assert_runs_match(arrays):
     assert len(single) > 10
     for key in single:
         other = "distributed/" + key.removeprefix("single/")
-        # atol: a bias followed by batch norm has a zero gradient up to
-        # rounding, which Adam's normalisation turns into steps of ~1e-6.
+        # atol: sums in another order round differently, and Adam's
+        # normalisation scales that up in weights with tiny gradients.
         # A wrong reduction (summed, not averaged, gradients; one replica's
         # loss) moves weights by ~1e-2, the learning rate.
         np.testing.assert_allclose(
