@@ -302,13 +302,19 @@ def main():
             for seed in range(args.first_seed, args.first_seed + seeds):
                 metrics, samples, centers = train(dataset, row, seed, steps)
                 runs.append(metrics)
+                print(
+                    f"  {dataset} {row}, seed {seed}: modes {metrics['modes']}, "
+                    f"HQ {100 * metrics['high_quality']:.1f}%, "
+                    f"KL {metrics['reverse_kl']:.3f}",
+                    flush=True,
+                )
                 if seed == args.first_seed:
                     samples_by_row[dataset][row] = samples
                     centers_by_dataset[dataset] = centers
-            summary = _summary(runs)
-            results[dataset][row] = {"runs": runs, **summary}
-            if args.json:  # after every row, so a stopped run keeps what it did
-                _write(args.json, seeds, steps, results)
+                results[dataset][row] = {"runs": runs, **_summary(runs)}
+                if args.json:  # after every run: a stopped job keeps its seeds
+                    _write(args.json, seeds, steps, results)
+            summary = results[dataset][row]
             m, hq, kl = (summary[k] for k in ("modes", "high_quality", "reverse_kl"))
             print(
                 f"{dataset:5} {row:36} modes {m[0]:5.2f} +- {m[1]:.2f}  "

@@ -126,6 +126,45 @@ def test_modes_pools_seeds_across_files(tmp_path):
     assert "| vanilla | 200 | 1 | 8.00 ± 0.00 | 100.0 ± 0.0 | 0.000 ± 0.000 |" in table
 
 
+def test_modes_keeps_finished_seeds_of_a_stopped_job(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import modes
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    out = tmp_path / "stopped.json"
+
+    def train(dataset, row, seed, steps):
+        if seed == 4:
+            raise KeyboardInterrupt  # the job is stopped during its second run
+        return {"seed": seed, **_run_metrics(7, 0.6, 0.2)}, None, None
+
+    monkeypatch.setattr(modes, "train", train)
+    monkeypatch.setattr(
+        modes,
+        "ARGS",
+        modes._parse(
+            [
+                "--datasets",
+                "ring",
+                "--rows",
+                "vanilla",
+                "--first-seed",
+                "3",
+                "--seeds",
+                "3",
+                "--json",
+                str(out),
+            ]
+        ),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        modes.main()
+    pooled = modes.pool([str(out)])["ring"]
+    assert list(pooled) == [("vanilla", 20_000)]
+    assert [run["seed"] for run in pooled[("vanilla", 20_000)]] == [3]
+
+
 @pytest.mark.slow
 def test_digits_quick(tmp_path):
     out, png = tmp_path / "digits.json", tmp_path / "digits.png"
