@@ -78,6 +78,16 @@ def test_modes_quick(tmp_path):
     assert png.stat().st_size > 10_000
 
 
+def _import_modes():
+    """benchmarks/modes.py as a module (the benchmarks are scripts)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import modes
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return modes
+
+
 def _modes_file(path, steps, runs_by_row):
     results = {
         "ring": {row: {"runs": runs} for row, runs in runs_by_row.items()},
@@ -92,11 +102,7 @@ def _run_metrics(modes, hq, kl, seed=None):
 
 
 def test_modes_pools_seeds_across_files(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import modes
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    modes = _import_modes()
     # An old file (no seeds recorded: they were 0, 1), a later piece with
     # seeds 1 (again) and 2, and a row at another step count.
     old = _modes_file(
@@ -127,11 +133,7 @@ def test_modes_pools_seeds_across_files(tmp_path):
 
 
 def test_modes_keeps_finished_seeds_of_a_stopped_job(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import modes
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    modes = _import_modes()
     out = tmp_path / "stopped.json"
 
     def train(dataset, row, seed, steps):
