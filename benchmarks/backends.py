@@ -1,11 +1,14 @@
 """Which Keras backend trains a kgt.GAN fastest on this machine?
 
-Times `kgt.GAN.fit` steps for the same models on TensorFlow (XLA, Keras's
-default there, and plain graph mode), JAX (jit) and PyTorch (eager, Keras's
-default there). Each measurement runs in its own process; the contenders
-alternate within each round, and the reported ratio is the median over
-rounds of (contender's time per step / TensorFlow-XLA's in the same round),
-so machine-wide slowdowns cancel out.
+Times `kgt.GAN.fit` steps for the same models on TensorFlow (Keras's default,
+`jit_compile="auto"`, and XLA forced with `jit_compile=True`), JAX (jit) and
+PyTorch (eager, Keras's default there). On TensorFlow, "auto" means a
+compiled graph *without* XLA on a machine with no GPU (Keras turns XLA off on
+CPU-only machines) and XLA where there is one; the JSON records which
+devices TensorFlow saw. Each measurement runs in its own process; the
+contenders alternate within each round, and the reported ratio is the median
+over rounds of (contender's time per step / TensorFlow's default in the same
+round), so machine-wide slowdowns cancel out.
 
     python benchmarks/backends.py            # 3 rounds
     python benchmarks/backends.py --quick    # 1 round, fewer steps
@@ -28,12 +31,13 @@ import sys
 import time
 
 CONTENDERS = {
-    "tensorflow-xla": ("tensorflow", "auto"),
-    "tensorflow-graph": ("tensorflow", "false"),
+    # Keras's default ("auto"): no XLA on a CPU-only machine, XLA with a GPU.
+    "tensorflow": ("tensorflow", "auto"),
+    "tensorflow-xla": ("tensorflow", "true"),
     "jax": ("jax", "auto"),
     "torch": ("torch", "auto"),
 }
-REFERENCE = "tensorflow-xla"
+REFERENCE = "tensorflow"
 MODELS = ("dcgan28", "digits8", "mlp2d")
 
 
@@ -80,7 +84,15 @@ def worker(model, jit, steps, epochs):
         start = time.perf_counter()
         gan.fit(data, batch_size=batch, epochs=1, verbose=0)
         per_step.append((time.perf_counter() - start) / steps)
-    print(json.dumps({"seconds_per_step": statistics.median(per_step)}))
+    # What Keras resolved "auto" to (on TensorFlow: XLA or not).
+    print(
+        json.dumps(
+            {
+                "seconds_per_step": statistics.median(per_step),
+                "jit_compile": bool(gan.jit_compile),
+            }
+        )
+    )
 
 
 def measure(contender, model, steps, epochs):
@@ -95,11 +107,19 @@ def measure(contender, model, steps, epochs):
     )
     if result.returncode != 0:
         raise RuntimeError(f"{contender} on {model} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds_per_step"]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def versions():
     out = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        import tensorflow as tf
+
+        out["tensorflow_devices"] = sorted(
+            {d.device_type for d in tf.config.list_physical_devices()}
+        )
+    except ImportError:
+        out["tensorflow_devices"] = None
     for name in ("keras", "tensorflow", "jax", "torch"):
         try:
             out[name] = importlib.metadata.version(name)
@@ -127,11 +147,14 @@ def main(argv=None):
     results = {}
     for model in args.models:
         times = {name: [] for name in CONTENDERS}
+        jit = {}
         for r in range(rounds):
             order = list(CONTENDERS)
             order = order[r % len(order) :] + order[: r % len(order)]
             for name in order:
-                times[name].append(measure(name, model, steps[model], epochs))
+                measured = measure(name, model, steps[model], epochs)
+                times[name].append(measured["seconds_per_step"])
+                jit[name] = measured["jit_compile"]
                 print(
                     f"{model} round {r + 1}: {name} "
                     f"{1000 * times[name][-1]:.1f} ms/step",
@@ -143,6 +166,7 @@ def main(argv=None):
                 f"over_{REFERENCE}": statistics.median(
                     v / ref for v, ref in zip(values, times[REFERENCE], strict=True)
                 ),
+                "jit_compile": jit[name],
             }
             for name, values in times.items()
         }
@@ -152,10 +176,12 @@ def main(argv=None):
     for model, row in results.items():
         cells = [
             f"{v['ms_per_step']:8.1f} ms ({v[f'over_{REFERENCE}']:.2f}x)"
+            + ("*" if v["jit_compile"] else " ")
             for v in row.values()
         ]
         print(f"{model:<9} " + " ".join(f"{c:>22}" for c in cells))
-    print(f"(ratio: time per step over {REFERENCE}'s in the same round, median)")
+    print(f"(ratio: time per step over {REFERENCE}'s in the same round, median;")
+    print(" * = compiled with jit_compile on: XLA, torch.compile on PyTorch)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

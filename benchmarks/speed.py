@@ -304,6 +304,9 @@ def bench_model(model, rounds, steps, memory_epochs):
         "kgt_all_over_kgt_plain": ratio("kgt-all", "kgt-plain"),
         "kgt_lazy_over_bare": ratio("kgt-lazy", "bare"),
         "classic_over_kgt_all": ratio("classic", "kgt-all"),
+        # What Keras's jit_compile="auto" resolved to: on TensorFlow, no XLA
+        # on a machine without a GPU.
+        "jit_compile": bool(gan.jit_compile),
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
         "utilization": flops / plain / rate,
