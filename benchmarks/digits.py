@@ -1,6 +1,6 @@
 """Quality on real images: the 8x8 digits and the 1,000-mode stacked digits.
 
-BENCHMARKS.md section 3. Two settings on the same DCGAN (the demo's networks):
+benchmarks/BENCHMARKS.md section 3. Two settings on the same DCGAN (the demo's networks):
 
     vanilla  non-saturating loss, Adam(2e-4, 0.5), nothing else
     tricks   the demo's recipe: one-sided label smoothing 0.1, instance

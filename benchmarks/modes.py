@@ -1,6 +1,6 @@
 """Mode coverage on the 2D ring and grid mixtures, trick by trick.
 
-BENCHMARKS.md section 2 (PacGAN's synthetic protocol): 2,500 generated
+benchmarks/BENCHMARKS.md section 2 (PacGAN's synthetic protocol): 2,500 generated
 samples per run; a sample is high quality within 3 std of its nearest
 centre; a mode is captured if at least one high-quality sample is nearest to
 it; reverse KL of the high-quality samples' mode histogram to uniform.

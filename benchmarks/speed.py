@@ -1,6 +1,6 @@
 """Speed of kgt.GAN's step against a hand-written step and the classic loop.
 
-BENCHMARKS.md section 1. Contenders, same networks, same data, batch 64:
+benchmarks/BENCHMARKS.md section 1. Contenders, same networks, same data, batch 64:
 
     bare       a minimal hand-written `train_step` as in Keras's DCGAN guide
                (GradientTape, two optimizers, BCE from logits; TensorFlow)
@@ -13,6 +13,7 @@ BENCHMARKS.md section 1. Contenders, same networks, same data, batch 64:
     classic    the seed tutorials' loop: generator.predict, then
                discriminator.train_on_batch on real+fake, then
                combined.train_on_batch with the discriminator frozen
+               (`trainable` set before each call, as Keras 3 needs)
 
 All in one process: each contender is warmed up, then the contenders
 alternate (rotating the order each round), each timing `steps` steps; a ratio
@@ -21,8 +22,18 @@ round. Utilization: the step's floating-point operations, counted from the
 layer shapes, per second, over a float32 matmul's rate measured in the same
 run. Memory: resident set size after epoch 2 and epoch 20 of kgt-all.
 
-    python benchmarks/speed.py                 # full: 7 rounds
+    python benchmarks/speed.py                 # full: 21 rounds
     python benchmarks/speed.py --quick         # 3 rounds, fewer steps
+    python benchmarks/speed.py --rounds 7      # any number of rounds
+
+Why 21 rounds: on the shared 2-core machine this was written on, a
+contender's time in a round lands in one of two modes about 1.4x apart,
+whichever the contender (bare and kgt alike). A round where the two
+contenders drew different modes gives a ratio 1.4x too high or too low;
+those are equally likely, so the median over many rounds is the ratio
+itself, but over 7 it can land on either side (a digits run measured
+kgt-plain/bare 1.03 and the next, on the same code, 1.52). Every round's
+times are in the JSON (`round_ms`).
     python benchmarks/speed.py --json out.json --backend tensorflow
 """
 
@@ -39,6 +50,9 @@ def _parse(argv):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--models", nargs="*", default=["dcgan28", "digits"])
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="default: 21, or 3 with --quick"
+    )
     return parse_args(parser, argv)
 
 
@@ -167,7 +181,6 @@ def make_classic(model):
     g, d, shape = networks(model)
     latent = LATENT[model]
     d.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
-    d.trainable = False
     combined = keras.Sequential([keras.Input((latent,)), g, d])
     combined.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
     rng = np.random.default_rng(0)
@@ -181,10 +194,18 @@ def make_classic(model):
             real = data[i * BATCH : (i + 1) * BATCH]
             z = rng.standard_normal((BATCH, latent)).astype("float32")
             fake = g.predict(z, verbose=0)
+            # The tutorials (Keras 2) set `d.trainable = False` once, after
+            # `d.compile` and before `combined.compile`: Keras 2 froze the
+            # flag at compile time. Keras 3 reads it when the step is traced,
+            # so that recipe never trains the discriminator (a forward pass
+            # only). Keras 3's form of the loop sets it before each call.
+            d.trainable = True
             d.train_on_batch(np.concatenate([real, fake]), labels)
+            d.trainable = False
             z = rng.standard_normal((BATCH, latent)).astype("float32")
             combined.train_on_batch(z, ones)
 
+    run.generator, run.discriminator, run.combined = g, d, combined
     return run
 
 
@@ -307,6 +328,8 @@ def bench_model(model, rounds, steps, memory_epochs):
         # What Keras's jit_compile="auto" resolved to: on TensorFlow, no XLA
         # on a machine without a GPU.
         "jit_compile": bool(gan.jit_compile),
+        # Every round's time per step: this machine's timings are bimodal.
+        "round_ms": {name: [1000 * t for t in ts] for name, ts in times.items()},
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
         "utilization": flops / plain / rate,
@@ -322,7 +345,9 @@ def bench_model(model, rounds, steps, memory_epochs):
 
 def main():
     args = ARGS
-    rounds = 3 if args.quick else 7
+    rounds = args.rounds or (3 if args.quick else 21)
+    if rounds < 1:
+        raise SystemExit(f"--rounds must be at least 1. Received: {rounds}")
     steps = {"dcgan28": 5 if args.quick else 10, "digits": 10 if args.quick else 29}
     memory_epochs = 6 if args.quick else 20
     results = {}

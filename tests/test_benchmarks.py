@@ -4,11 +4,14 @@ They report figures, not pass/fail: these tests check that the scripts work
 and their JSON holds the keys the README and results tables use.
 """
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,14 +81,45 @@ def test_modes_quick(tmp_path):
     assert png.stat().st_size > 10_000
 
 
-def _import_modes():
-    """benchmarks/modes.py as a module (the benchmarks are scripts)."""
+def _import_benchmark(name):
+    """A benchmark script (benchmarks/NAME.py) as a module."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import modes
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    return modes
+
+
+def _import_modes():
+    return _import_benchmark("modes")
+
+
+def test_speed_classic_loop_trains_both_networks():
+    # The Keras 2 recipe (`d.trainable = False` once, before compiling the
+    # combined model) leaves the discriminator untrained on Keras 3: the
+    # contender would time a forward pass instead of a discriminator step.
+    speed = _import_benchmark("speed")
+    run = speed.make_classic("digits")
+    g, d = run.generator, run.discriminator
+
+    def snapshot(model):
+        return [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]
+
+    def changed(before, model):
+        return sum(
+            not np.array_equal(a, keras.ops.convert_to_numpy(w))
+            for a, w in zip(before, model.weights, strict=True)
+        )
+
+    d_before, g_before = snapshot(d), snapshot(g)
+    run(speed.data_for("digits", 1), 1)
+    assert changed(d_before, d) == len(d.weights) > 0  # no running statistics in D
+    assert changed(g_before, g) >= len(g.trainable_weights) > 0
+    # The combined model's step updates the generator only.
+    d_before = snapshot(d)
+    z = np.random.default_rng(0).standard_normal((8, speed.LATENT["digits"]))
+    run.combined.train_on_batch(z.astype("float32"), np.ones((8, 1), "float32"))
+    assert changed(d_before, d) == 0
 
 
 def _modes_file(path, steps, runs_by_row):
