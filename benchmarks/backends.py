@@ -11,7 +11,7 @@ over rounds of (contender's time per step / TensorFlow's default in the same
 round), so machine-wide slowdowns cancel out.
 
     python benchmarks/backends.py            # 3 rounds
-    python benchmarks/backends.py --quick    # 1 round, fewer steps
+    python benchmarks/backends.py --quick    # 1 round, 2 timed epochs (not 3)
     python benchmarks/backends.py --json out.json
 
 Models:
@@ -130,7 +130,7 @@ def versions():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 round, few steps")
+    parser.add_argument("--quick", action="store_true", help="1 round, 2 timed epochs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--json", help="write the results here")

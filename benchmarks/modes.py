@@ -94,7 +94,8 @@ def discriminator(minibatch_stddev=False):
 
 
 # Each row: what it adds to vanilla (non-saturating loss, nothing else).
-# "all" is the library's recommended set for these data.
+# "all tricks" is every trick at once; "recommended (2D)" the ones that
+# helped alone on these data.
 ROWS = {
     "vanilla": {},
     "+ one-sided smoothing 0.1": {"policy": "oss"},

@@ -56,6 +56,14 @@ def test_speed_quick(tmp_path):
     }
     assert row["step_gflop"] > 0 and row["matmul_gflops"] > 0
     assert row["recalibrate_ms"] > 0
+    assert results["rounds"] == 3
+    assert {name: len(t) for name, t in row["round_ms"].items()} == {
+        name: 3 for name in row["ms_per_step"]
+    }
+    # The fastest-round ratios come from the recorded rounds.
+    fast = min(row["round_ms"]["kgt-plain"]) / min(row["round_ms"]["bare"])
+    assert row["kgt_plain_over_bare_fast"] == pytest.approx(fast)
+    assert results["utilization_fast"] >= results["utilization"] > 0
 
 
 @pytest.mark.slow
@@ -92,6 +100,21 @@ def _import_benchmark(name):
 
 def _import_modes():
     return _import_benchmark("modes")
+
+
+def test_speed_ratios_median_and_fastest_rounds():
+    speed = _import_benchmark("speed")
+    # Rounds 2 and 3 hit a cap (2.0 whatever the work): the median says
+    # kgt-plain costs nothing, the fastest rounds say 10%.
+    times = {"bare": [1.0, 2.0, 2.0], "kgt-plain": [1.1, 2.0, 2.0]}
+    out = speed.ratios(times)
+    assert out["kgt_plain_over_bare"] == pytest.approx(1.0)
+    assert out["kgt_plain_over_bare_fast"] == pytest.approx(1.1)
+    # A pair with a missing contender (no `bare` outside TensorFlow).
+    assert out["classic_over_kgt_all"] is None
+    assert out["classic_over_kgt_all_fast"] is None
+    times = {"bare": [1.0, 3.0, 1.0], "kgt-plain": [2.0, 3.0, 1.5]}
+    assert speed.ratios(times)["kgt_plain_over_bare"] == pytest.approx(1.5)
 
 
 def test_speed_classic_loop_trains_both_networks():
