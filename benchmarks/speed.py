@@ -1,6 +1,7 @@
 """Speed of kgt.GAN's step against a hand-written step and the classic loop.
 
-benchmarks/BENCHMARKS.md section 1. Contenders, same networks, same data, batch 64:
+benchmarks/BENCHMARKS.md section 1. Contenders, same networks, same data,
+batch 64:
 
     bare       a minimal hand-written `train_step` as in Keras's DCGAN guide
                (GradientTape, two optimizers, BCE from logits; TensorFlow)
@@ -18,13 +19,15 @@ benchmarks/BENCHMARKS.md section 1. Contenders, same networks, same data, batch 
 All in one process: each contender is warmed up, then the contenders
 alternate (rotating the order each round), each timing `steps` steps; a ratio
 is the median over rounds of the two contenders' per-step times in the same
-round (and `*_fast`: the ratio of their fastest rounds). Utilization: the step's floating-point operations, counted from the
-layer shapes, per second, over a float32 matmul's rate measured in the same
-run. Memory: resident set size after epoch 2 and epoch 20 of kgt-all.
+round (and `*_fast`: the ratio of their fastest rounds). Utilization: the
+step's floating-point operations, counted from the layer shapes, per second,
+over a float32 matmul's rate measured in the same run. Memory: resident set
+size after epoch 2 and epoch 20 of kgt-all.
 
     python benchmarks/speed.py                 # full: 21 rounds
     python benchmarks/speed.py --quick         # 3 rounds, fewer steps
     python benchmarks/speed.py --rounds 7      # any number of rounds
+    python benchmarks/speed.py --json out.json --backend tensorflow
 
 Why 21 rounds, and the `*_fast` ratios: on the shared 2-core machine this
 was written on, a contender's round either runs at the speed of its work or
@@ -36,7 +39,6 @@ kgt-plain/bare 1.03 and the next, on the same code, 1.52). 21 rounds steady
 the median; the `*_fast` ratios (the two contenders' fastest rounds) show
 what the work itself costs. Every round's times are in the JSON
 (`round_ms`).
-    python benchmarks/speed.py --json out.json --backend tensorflow
 """
 
 import argparse

@@ -98,10 +98,6 @@ def _import_benchmark(name):
         sys.path.remove(str(ROOT / "benchmarks"))
 
 
-def _import_modes():
-    return _import_benchmark("modes")
-
-
 def test_speed_ratios_median_and_fastest_rounds():
     speed = _import_benchmark("speed")
     # Rounds 2 and 3 hit a cap (2.0 whatever the work): the median says
@@ -159,7 +155,7 @@ def _run_metrics(modes, hq, kl, seed=None):
 
 
 def test_modes_pools_seeds_across_files(tmp_path):
-    modes = _import_modes()
+    modes = _import_benchmark("modes")
     # An old file (no seeds recorded: they were 0, 1), a later piece with
     # seeds 1 (again) and 2, and a row at another step count.
     old = _modes_file(
@@ -190,7 +186,7 @@ def test_modes_pools_seeds_across_files(tmp_path):
 
 
 def test_modes_keeps_finished_seeds_of_a_stopped_job(tmp_path, monkeypatch):
-    modes = _import_modes()
+    modes = _import_benchmark("modes")
     out = tmp_path / "stopped.json"
 
     def train(dataset, row, seed, steps):
