@@ -588,21 +588,27 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         return cls(**config)
 
 
-def update_average(pairs, copies, decay, step=None):
+def update_average(pairs, copies, decay, step=None, where=None):
     """One EMA update: `average = d * average + (1 - d) * weight` for each
     `(average, weight)` pair, with `d = min(decay, (1 + step) / (10 + step))`
     when `step` (a number or a tensor) is given; `copy = weight` for each pair
-    of `copies`. Written in `keras.ops`, so it runs inside a compiled step."""
+    of `copies`. With `where` (a boolean tensor), only where it holds: else
+    every average and copy keeps its value. Written in `keras.ops`, so it
+    runs inside a compiled step."""
     if step is not None:
         step = ops.cast(step, "float32")
         decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
     for average, weight in pairs:
-        average.assign(
-            ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
-        )
+        value = ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
+        if where is not None:
+            value = ops.where(where, value, average.value)
+        average.assign(value)
     for copy, weight in copies:
         # A copy, not the same buffer: JAX donates each state buffer once.
-        copy.assign(ops.copy(weight))
+        value = ops.copy(weight)
+        if where is not None:
+            value = ops.where(where, value, copy.value)
+        copy.assign(value)
 
 
 def _clone_generator(model):

@@ -261,6 +261,17 @@ class GAN(keras.Model):
             trainable=False,
             name="batch_values",
         )
+        # [steps of this `fit`, the first of them with a non-finite loss or 0].
+        # Once a step is non-finite, the later steps of the `fit` apply
+        # nothing, so `fit` may dispatch steps ahead of the callback that
+        # stops it (no per-batch sync) and still keep the last finite state.
+        self._non_finite = self.add_weight(
+            shape=(2,),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            name="non_finite",
+        )
         # Layers holding the state of callbacks (EMA weights, balancer), so
         # that it is saved, restored and reloaded with the GAN.
         self.trick_states = {}
@@ -285,8 +296,8 @@ class GAN(keras.Model):
         self.d_batch = "auto"
         self.joint_discriminator_batch = False
         self._warned_ignored_labels = False
-        # The global step at which the last `fit` stopped on a non-finite
-        # loss, or None.
+        # The step of the last `fit` (1 for its first) whose loss was
+        # non-finite, where that `fit` stopped, or None.
         self.non_finite_step = None
 
     # Construction-time checks and building.
@@ -820,7 +831,9 @@ class GAN(keras.Model):
             for variable in net.non_trainable_variables
         ]
         saved = [ops.copy(variable.value) for variable in statistics]
-        finite = None
+        steps, first_non_finite = ops.unstack(self._non_finite.value)
+        allowed = ops.equal(first_non_finite, 0)  # no non-finite step yet
+        finite = allowed
         for _ in range(self.d_steps):
             d_loss, d_aux, finite = self._glue.minimize(
                 lambda: self.discriminator_objective(real, condition),
@@ -837,9 +850,22 @@ class GAN(keras.Model):
         )
         for variable, value in zip(statistics, saved, strict=True):
             variable.assign(ops.where(finite, variable.value, value))
+        steps = steps + 1
+        first_non_finite = ops.where(
+            ops.logical_and(allowed, ops.logical_not(finite)), steps, first_non_finite
+        )
+        self._non_finite.assign(ops.cast(ops.stack([steps, first_non_finite]), "int32"))
         if self._generator_ema is not None:
-            self._update_generator_ema()
+            self._update_generator_ema(finite)
         return self._record(d_loss, g_loss, d_aux, training=True)
+
+    def _reset_non_finite(self):
+        self._non_finite.assign(ops.zeros((2,), "int32"))
+
+    def train_on_batch(self, *args, **kwargs):
+        # Each call stands alone: a non-finite batch skips its own update only.
+        self._reset_non_finite()
+        return super().train_on_batch(*args, **kwargs)
 
     def set_generator_ema(self, decay, warmup=True):
         """Updates the averaged generator (`trick_states["ema_generator"]`)
@@ -870,7 +896,7 @@ class GAN(keras.Model):
         self._use_generator_ema(self._generator_ema_requested)
         return super().make_train_function(force=force)
 
-    def _update_generator_ema(self):
+    def _update_generator_ema(self, finite):
         from keras_gan_tricks.callbacks import update_average
 
         decay, warmup = self._generator_ema
@@ -884,7 +910,7 @@ class GAN(keras.Model):
             strict=True,
         )
         step = self.g_optimizer.iterations if warmup else None
-        update_average(pairs, copies, decay, step)
+        update_average(pairs, copies, decay, step, where=finite)
 
     def _test_step(self, data):
         real, condition = self._unpack(data)
@@ -1271,35 +1297,73 @@ class _StopOnNonFinite(keras.callbacks.Callback):
     """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it).
 
     The step that produced it applied nothing (the backend glue skips
-    non-finite updates and the step restores its running statistics), so the
-    GAN keeps the weights, optimizer state and statistics of its last finite
-    step, and callbacks that save at the end of the epoch (`ModelCheckpoint`,
-    `BackupAndRestore`) write that finite state.
+    non-finite updates and the step restores its running statistics), and
+    neither do the later steps of the same `fit` (the GAN's step checks
+    `_non_finite`). So the GAN keeps the weights, optimizer state and
+    statistics of its last finite step, and callbacks that save at the end of
+    the epoch (`ModelCheckpoint`, `BackupAndRestore`) write that finite state.
+
+    It reads only each batch's logs, so on JAX it lets Keras run it on its
+    callback thread (`async_safe`): `fit` then never waits on a step's
+    losses, and the steps dispatched before the flag lands are no-ops. The
+    step number comes from the GAN's own counter at the end of the epoch,
+    not from counting batches on that thread. Keras's TensorFlow backend
+    runs every callback in line; on PyTorch, whose step waits for its
+    finiteness check anyway, the thread only added its hand-offs
+    (`benchmarks/dispatch.py`), so it runs in line there too.
     """
 
+    @property
+    def async_safe(self):
+        return keras.backend.backend() == "jax"
+
+    def set_model(self, model):
+        super().set_model(model)
+        # Not `self.model`: on JAX that property syncs the train state, which
+        # must not happen on the callback thread.
+        self._gan = model
+
     def on_train_begin(self, logs=None):
-        self._step = 0
+        # After the user's callbacks' (this one is last): a state that
+        # `BackupAndRestore` or a checkpoint brought back starts clean.
+        self._gan._reset_non_finite()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if not logs:
+        if logs and any(
+            name in logs and not np.isfinite(logs[name])
+            for name in ("d_loss", "g_loss")
+        ):
+            self._gan.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._report(logs, f" (epoch {epoch + 1})")
+
+    def on_train_end(self, logs=None):
+        self._report(logs, "")
+
+    def _report(self, logs, where):
+        gan = self._gan
+        if gan.non_finite_step is not None:
             return
+        gan._sync_state()
+        step = int(ops.convert_to_numpy(gan._non_finite)[1])
+        if not step:
+            return
+        gan.non_finite_step = step
+        gan.stop_training = True
         bad = {
             name: logs[name]
             for name in ("d_loss", "g_loss")
-            if name in logs and not np.isfinite(logs[name])
+            if logs and name in logs and not np.isfinite(logs[name])
         }
-        if bad and self.model.non_finite_step is None:
-            self.model.non_finite_step = self._step
-            self.model.stop_training = True
-            found = ", ".join(f"{name}={value}" for name, value in bad.items())
-            warnings.warn(
-                f"kgt.GAN: a non-finite loss ({found}) at batch {batch} of this "
-                f"epoch (step {self._step} of this fit); training stopped. The "
-                "update of that step was not applied: the GAN keeps the "
-                "weights of its last finite step. Common causes: NaN or "
-                "infinite values in the data, a learning rate too high, a "
-                "penalty weight too large, or float16 without loss scaling.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        found = ", ".join(f"{name}={value}" for name, value in bad.items())
+        found = f" ({found})" if found else ""
+        warnings.warn(
+            f"kgt.GAN: a non-finite loss{found} at step {step} of this fit"
+            f"{where}; training stopped. The update of that step was not "
+            "applied: the GAN keeps the weights of its last finite step. Common "
+            "causes: NaN or infinite values in the data, a learning rate too "
+            "high, a penalty weight too large, or float16 without loss scaling.",
+            RuntimeWarning,
+            stacklevel=2,
+        )

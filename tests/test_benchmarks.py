@@ -89,6 +89,24 @@ def test_modes_quick(tmp_path):
     assert png.stat().st_size > 10_000
 
 
+@pytest.mark.slow
+def test_dispatch_quick(tmp_path):
+    out = tmp_path / "dispatch.json"
+    stdout = _run("dispatch.py", "--quick", "--steps", "20", "--json", str(out))
+    results = json.loads(out.read_text())
+    assert results["backend"] == keras.backend.backend()
+    assert set(results["models"]) == {"pacgan", "mlp128"}
+    for row in results["models"].values():
+        assert {n: len(t) for n, t in row["round_ms"].items()} == {
+            "thread": 3,
+            "inline": 3,
+        }
+        fast = min(row["round_ms"]["inline"]) / min(row["round_ms"]["thread"])
+        assert row["inline_over_thread_fast"] == pytest.approx(fast)
+        assert row["inline_over_thread"] > 0
+    assert stdout.count("inline/thread") == 2
+
+
 def _import_benchmark(name):
     """A benchmark script (benchmarks/NAME.py) as a module."""
     sys.path.insert(0, str(ROOT / "benchmarks"))

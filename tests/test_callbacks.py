@@ -709,3 +709,17 @@ def test_callback_config_round_trip(callback):
     config = json.loads(json.dumps(callback.get_config()))
     clone = type(callback).from_config(config)
     assert clone.get_config() == callback.get_config()
+
+
+def test_update_average_where_keeps_every_value_where_false():
+    average = keras.Variable(np.array([1.0, 2.0], "float32"))
+    weight = keras.Variable(np.array([3.0, 6.0], "float32"))
+    copy = keras.Variable(np.array([0.0, 0.0], "float32"))
+    source = keras.Variable(np.array([5.0, 7.0], "float32"))
+    pairs, copies = [(average, weight)], [(copy, source)]
+    kgt.callbacks.update_average(pairs, copies, 0.5, where=keras.ops.array(False))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(average), [1.0, 2.0])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy), [0.0, 0.0])
+    kgt.callbacks.update_average(pairs, copies, 0.5, where=keras.ops.array(True))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(average), [2.0, 4.0])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy), [5.0, 7.0])

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import keras
@@ -100,7 +101,7 @@ def test_non_finite_loss_stops_training_with_the_last_finite_state(
     last_finite, now = snapshots[2], state_of(gan)
     assert set(now) == set(last_finite)
     for path, array in now.items():
-        if "seed_generator" in path or "batch_values" in path:
+        if "seed_generator" in path or "batch_values" in path or "non_finite" in path:
             continue  # the seed moved on; batch values hold the NaN loss
         np.testing.assert_array_equal(array, last_finite[path], err_msg=path)
         assert np.all(np.isfinite(array)), path
@@ -118,6 +119,87 @@ def test_non_finite_loss_stops_training_with_the_last_finite_state(
         history = gan.fit(Batches(points), epochs=1, verbose=0)
     assert gan.non_finite_step is None
     assert np.isfinite(history.history["d_loss"][0])
+
+
+class SlowOnThread(keras.callbacks.Callback):
+    """Async-safe: Keras may run it on its callback thread, where it sleeps
+    from batch `slow_from` on, so that `fit` dispatches steps ahead of the
+    callbacks that come after it (the GAN's stop callback)."""
+
+    async_safe = True
+
+    def __init__(self, slow_from):
+        super().__init__()
+        self.slow_from, self.seen = slow_from, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(batch)
+        if batch >= self.slow_from:
+            time.sleep(0.3)
+
+
+def test_steps_dispatched_past_a_non_finite_one_apply_nothing(points):
+    """With nothing but async-safe callbacks, Keras runs them on a thread
+    (the GAN's stop check is async-safe on JAX): steps run before the stop
+    flag lands, and none of them may apply an update."""
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), seed=0)
+    gan.compile(penalty=kgt.penalties.R1(1.0))
+    slow = SlowOnThread(slow_from=3)
+    with pytest.warns(RuntimeWarning, match=r"non-finite loss .*step 4 of this fit"):
+        history = gan.fit(
+            Batches(points, poison=3),
+            epochs=3,
+            verbose=0,
+            shuffle=False,
+            callbacks=[slow],
+        )
+    assert gan.non_finite_step == 4
+    assert len(history.history["d_loss"]) == 1
+    if keras.backend.backend() == "jax":
+        # Steps went on past the poisoned batch 3 (elsewhere the stop check
+        # runs in line, so the next step waits for it).
+        assert max(slow.seen) > 3, slow.seen
+    steps, first = keras.ops.convert_to_numpy(gan._non_finite)
+    assert first == 4 and steps == max(slow.seen) + 1
+    # Only the three finite steps were applied.
+    assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == 3
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 3
+    for path, array in state_of(gan).items():
+        if "batch_values" not in path:  # they hold the last batch's losses
+            assert np.all(np.isfinite(array)), path
+
+
+def test_a_step_after_a_non_finite_one_applies_nothing(points):
+    """The step's own latch: once a step of a `fit` was non-finite, later
+    clean steps change no weight, statistic, optimizer slot or average; a
+    new `fit` or `train_on_batch` starts clean."""
+    gan = kgt.GAN(bn_generator(), bn_discriminator(), seed=0)
+    gan.compile(penalty=kgt.penalties.R1(1.0))
+    ema = kgt.callbacks.GeneratorEMA(0.9, recalibrate_batch_norm=False)
+    gan.fit(Batches(points), epochs=1, verbose=0, callbacks=[ema])
+    gan.set_generator_ema(0.9)  # the in-step average, as during `fit`
+    clean = points[:32]
+    gan._non_finite.assign([7, 5])  # step 5 of this `fit` was non-finite
+    before = state_of(gan)
+    averaged = [keras.ops.convert_to_numpy(w) for w in ema.ema_generator.weights]
+    logs = keras.Model.train_on_batch(gan, clean, return_dict=True)
+    assert np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"])
+    for path, array in state_of(gan).items():
+        if "seed_generator" in path or "batch_values" in path or "non_finite" in path:
+            continue
+        np.testing.assert_array_equal(array, before[path], err_msg=path)
+    for old, new in zip(averaged, ema.ema_generator.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(new), old)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gan._non_finite), [8, 5])
+    # `train_on_batch` (each call stands alone) and `fit` reset the latch.
+    gan.train_on_batch(clean)
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 9
+    gan._non_finite.assign([7, 5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        gan.fit(Batches(points), epochs=1, verbose=0)
+    assert gan.non_finite_step is None
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 17
 
 
 def test_overflow_in_the_networks_skips_the_update(points):
@@ -142,7 +224,7 @@ def test_overflow_in_the_networks_skips_the_update(points):
         gan.fit(Batches(points), epochs=1, verbose=0)
     assert gan.non_finite_step == 1
     for path, array in state_of(gan).items():
-        if "seed_generator" in path or "batch_values" in path:
+        if "seed_generator" in path or "batch_values" in path or "non_finite" in path:
             continue
         np.testing.assert_array_equal(array, before[path], err_msg=path)
 
@@ -224,6 +306,8 @@ def test_sigkill_then_backup_and_restore_resumes_losing_nothing(tmp_path):
     for epoch in (2, 3):
         assert set(got[epoch]) == names
         for name in names:
+            if "non_finite" in name:
+                continue  # counts the steps of the current `fit`, which restarts
             np.testing.assert_allclose(
                 got[epoch][name],
                 expected[epoch][name],

@@ -1,0 +1,162 @@
+"""What a per-batch wait costs `fit`: kgt.GAN's stop-at-non-finite check on
+Keras's callback thread against the same check run in line.
+
+benchmarks/BENCHMARKS.md section 1 (speed), one question of it. Every
+`kgt.GAN.fit` carries a callback that stops training at a non-finite loss.
+It reads each batch's logs; a callback Keras runs in line makes the training
+loop wait for each step's losses before it dispatches the next step. Keras
+runs callbacks that declare `async_safe` on a thread instead (on JAX and
+PyTorch; its TensorFlow backend runs every callback in line and converts
+each batch's logs itself), and the GAN's step stops applying updates after a
+non-finite one, so the steps dispatched before the flag lands change
+nothing. The check declares `async_safe` on JAX only: on PyTorch the step
+waits for its own finiteness check anyway, and this benchmark measured the
+thread's hand-offs as a loss there.
+
+Two GANs on the 2D ring, batch 100: `pacgan`, the networks of `modes.py`
+(generator 4x400 with batch norm, discriminator 3x200), and `mlp128`, two
+hidden layers of 128 units each, where a step takes under a millisecond
+and per-step overhead shows. Contenders, same GAN, in one process:
+
+    thread   the check declares `async_safe` (as shipped on JAX)
+    inline   the same check with `async_safe = False` (as shipped elsewhere)
+
+The contenders alternate (rotating the order each round), each timing one
+`fit` of `--steps` steps; `inline_over_thread` is the median over rounds of
+the two times in the same round, `inline_over_thread_fast` the ratio of the
+two fastest rounds.
+
+    python benchmarks/dispatch.py --backend jax
+    python benchmarks/dispatch.py --models mlp128 --rounds 7
+    python benchmarks/dispatch.py --quick --backend torch --json out.json
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+from _common import parse_args, write_json
+
+MODELS = ("pacgan", "mlp128")
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="default: 15, or 3 with --quick"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="default: 1000, or 100 with --quick"
+    )
+    parser.add_argument(
+        "--models", nargs="*", default=["pacgan", "mlp128"], choices=MODELS
+    )
+    return parse_args(parser, argv)
+
+
+ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_gan_tricks as kgt  # noqa: E402
+from keras_gan_tricks import gan as gan_module  # noqa: E402
+
+BATCH = 100
+
+
+def mlp(inputs, outputs):
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(outputs),
+        ]
+    )
+
+
+def build(model):
+    """The GAN `model` (no tricks), compiled."""
+    if model == "pacgan":
+        from modes import discriminator, generator
+
+        g, d = generator(), discriminator(False)
+    else:
+        g, d = mlp(2, 2), mlp(2, 1)
+    gan = kgt.GAN(g, d, latent_dim=2, seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+    )
+    return gan
+
+
+def timed_fit(gan, x, on_thread):
+    """Seconds per step of one `fit` over `x`, the stop check on Keras's
+    callback thread or in line."""
+    stop = gan_module._StopOnNonFinite
+    shipped = stop.async_safe
+    stop.async_safe = on_thread
+    try:
+        start = time.perf_counter()
+        gan.fit(x, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+        return (time.perf_counter() - start) / (len(x) // BATCH)
+    finally:
+        stop.async_safe = shipped
+
+
+def bench_model(model, x, rounds):
+    gan = build(model)
+    timed_fit(gan, x[: 10 * BATCH], True)  # warm up: trace and compile
+    timed_fit(gan, x[: 10 * BATCH], False)
+    times = {"thread": [], "inline": []}
+    for r in range(rounds):
+        order = ("thread", "inline") if r % 2 == 0 else ("inline", "thread")
+        for name in order:
+            times[name].append(timed_fit(gan, x, name == "thread"))
+        print(
+            f"  {model} round {r + 1}: "
+            + ", ".join(f"{n} {1000 * t[-1]:.3f} ms/step" for n, t in times.items()),
+            flush=True,
+        )
+    pairs = zip(times["inline"], times["thread"], strict=True)
+    return {
+        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
+        "inline_over_thread": statistics.median(a / b for a, b in pairs),
+        "inline_over_thread_fast": min(times["inline"]) / min(times["thread"]),
+        "round_ms": {n: [1000 * t for t in ts] for n, ts in times.items()},
+    }
+
+
+def main():
+    args = ARGS
+    rounds = args.rounds or (3 if args.quick else 15)
+    steps = args.steps or (100 if args.quick else 1000)
+    if rounds < 1 or steps < 1:
+        raise SystemExit(
+            f"--rounds and --steps must be at least 1. Received: {rounds}, {steps}"
+        )
+    points, _ = kgt.datasets.gaussian_ring(n=steps * BATCH, seed=0)
+    x = np.asarray(points, "float32")
+    results = {}
+    for model in args.models:
+        results[model] = row = bench_model(model, x, rounds)
+        print(
+            f"{keras.backend.backend()} {model}: thread "
+            f"{row['ms_per_step']['thread']:.3f} ms/step, inline "
+            f"{row['ms_per_step']['inline']:.3f} ms/step; inline/thread "
+            f"{row['inline_over_thread']:.3f} (median), "
+            f"{row['inline_over_thread_fast']:.3f} (fastest rounds)",
+            flush=True,
+        )
+    if args.json:
+        write_json(args.json, {"models": results, "steps": steps, "rounds": rounds})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
