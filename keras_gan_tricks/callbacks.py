@@ -593,16 +593,19 @@ def update_average(pairs, copies, decay, step=None, where=None):
     `(average, weight)` pair, with `d = min(decay, (1 + step) / (10 + step))`
     when `step` (a number or a tensor) is given; `copy = weight` for each pair
     of `copies`. With `where` (a boolean tensor), only where it holds: else
-    every average and copy keeps its value. Written in `keras.ops`, so it
-    runs inside a compiled step."""
+    every average (of a finite weight) and copy keeps its value. Written in
+    `keras.ops`, so it runs inside a compiled step."""
     if step is not None:
         step = ops.cast(step, "float32")
         decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+    if where is not None:
+        # One scalar select, not one per weight: d = 1 keeps each average
+        # exactly (1 * average + 0 * weight).
+        decay = ops.where(where, decay, 1.0)
     for average, weight in pairs:
-        value = ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
-        if where is not None:
-            value = ops.where(where, value, average.value)
-        average.assign(value)
+        average.assign(
+            ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
+        )
     for copy, weight in copies:
         # A copy, not the same buffer: JAX donates each state buffer once.
         value = ops.copy(weight)
