@@ -26,7 +26,17 @@ The contenders alternate (rotating the order each round), each timing one
 the two times in the same round, `inline_over_thread_fast` the ratio of the
 two fastest rounds.
 
+`--tricks` asks the same of two of kgt's callbacks instead, on a GAN with
+instance noise (two GANs, same networks and seed, each with its compiled
+step): `InstanceNoiseDecay` and `GeneratorEMA`, whose per-batch work a
+kgt.GAN does inside its compiled step (as shipped), against the same two
+doing it in batch hooks (the stddev set before each batch from the step
+count, read from the device; the average's hook reading `self.model`, which
+on JAX pulls the train state back into the model), as kgt's earlier code
+did. Key `hooks_over_in_step`, and `_fast` likewise.
+
     python benchmarks/dispatch.py --backend jax
+    python benchmarks/dispatch.py --backend jax --tricks
     python benchmarks/dispatch.py --models mlp128 --rounds 7
     python benchmarks/dispatch.py --quick --backend torch --json out.json
 """
@@ -54,6 +64,11 @@ def _parse(argv):
     parser.add_argument(
         "--models", nargs="*", default=["pacgan", "mlp128"], choices=MODELS
     )
+    parser.add_argument(
+        "--tricks",
+        action="store_true",
+        help="time InstanceNoiseDecay + GeneratorEMA in the step vs in batch hooks",
+    )
     return parse_args(parser, argv)
 
 
@@ -79,15 +94,15 @@ def mlp(inputs, outputs):
     )
 
 
-def build(model):
-    """The GAN `model` (no tricks), compiled."""
+def build(model, instance_noise=None):
+    """The GAN `model` (no tricks but `instance_noise`), compiled."""
     if model == "pacgan":
         from modes import discriminator, generator
 
         g, d = generator(), discriminator(False)
     else:
         g, d = mlp(2, 2), mlp(2, 1)
-    gan = kgt.GAN(g, d, latent_dim=2, seed=0)
+    gan = kgt.GAN(g, d, latent_dim=2, instance_noise=instance_noise, seed=0)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
         g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
@@ -132,6 +147,73 @@ def bench_model(model, x, rounds):
     }
 
 
+class NoiseDecayInHooks(kgt.callbacks.InstanceNoiseDecay):
+    """The decay done in batch hooks, as for a model that is not a kgt.GAN."""
+
+    def set_model(self, model):
+        super().set_model(model)
+        if self._in_step:
+            model.set_instance_noise_decay(None, ())
+            self._in_step = False
+
+
+class EMAWithHook(kgt.callbacks.GeneratorEMA):
+    """The average updated in the step, plus the batch hook of kgt's earlier
+    code (it read `self.model`, then returned)."""
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._in_step = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.model  # noqa: B018 (on JAX: syncs the train state)
+
+
+def timed_tricks(gan, x, in_step, decay_steps):
+    steps = len(x) // BATCH
+    if in_step:
+        callbacks = [
+            kgt.callbacks.InstanceNoiseDecay(0.1, 0.0, decay_steps),
+            kgt.callbacks.GeneratorEMA(0.999, recalibrate_batch_norm=False),
+        ]
+    else:
+        callbacks = [
+            NoiseDecayInHooks(0.1, 0.0, decay_steps),
+            EMAWithHook(0.999, recalibrate_batch_norm=False),
+        ]
+    start = time.perf_counter()
+    gan.fit(
+        x, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
+    )
+    return (time.perf_counter() - start) / steps
+
+
+def bench_tricks(model, x, rounds):
+    gans = {"in_step": build(model, 0.1), "hooks": build(model, 0.1)}
+    decay_steps = rounds * len(x) // BATCH  # decays over the whole run
+    for name, gan in gans.items():  # warm up: trace and compile
+        timed_tricks(gan, x[: 10 * BATCH], name == "in_step", decay_steps)
+    times = {"in_step": [], "hooks": []}
+    for r in range(rounds):
+        order = ("in_step", "hooks") if r % 2 == 0 else ("hooks", "in_step")
+        for name in order:
+            times[name].append(
+                timed_tricks(gans[name], x, name == "in_step", decay_steps)
+            )
+        print(
+            f"  {model} round {r + 1}: "
+            + ", ".join(f"{n} {1000 * t[-1]:.3f} ms/step" for n, t in times.items()),
+            flush=True,
+        )
+    pairs = zip(times["hooks"], times["in_step"], strict=True)
+    return {
+        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
+        "hooks_over_in_step": statistics.median(a / b for a, b in pairs),
+        "hooks_over_in_step_fast": min(times["hooks"]) / min(times["in_step"]),
+        "round_ms": {n: [1000 * t for t in ts] for n, ts in times.items()},
+    }
+
+
 def main():
     args = ARGS
     rounds = args.rounds or (3 if args.quick else 15)
@@ -144,6 +226,17 @@ def main():
     x = np.asarray(points, "float32")
     results = {}
     for model in args.models:
+        if args.tricks:
+            results[model] = row = bench_tricks(model, x, rounds)
+            print(
+                f"{keras.backend.backend()} {model}: in step "
+                f"{row['ms_per_step']['in_step']:.3f} ms/step, hooks "
+                f"{row['ms_per_step']['hooks']:.3f} ms/step; hooks/in step "
+                f"{row['hooks_over_in_step']:.3f} (median), "
+                f"{row['hooks_over_in_step_fast']:.3f} (fastest rounds)",
+                flush=True,
+            )
+            continue
         results[model] = row = bench_model(model, x, rounds)
         print(
             f"{keras.backend.backend()} {model}: thread "
@@ -154,7 +247,8 @@ def main():
             flush=True,
         )
     if args.json:
-        write_json(args.json, {"models": results, "steps": steps, "rounds": rounds})
+        key = "tricks" if args.tricks else "models"
+        write_json(args.json, {key: results, "steps": steps, "rounds": rounds})
     return 0
 
 

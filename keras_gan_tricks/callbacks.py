@@ -33,6 +33,22 @@ def _is_gan(model):
     return isinstance(model, GAN)
 
 
+class _InStepCallback(keras.callbacks.Callback):
+    """A callback whose per-batch work a `kgt.GAN` does inside its compiled
+    step. In a `kgt.GAN.fit` its batch hooks do nothing, so they never wait
+    for a step or, on JAX, pull the train state back into the model; and
+    Keras may run them on its callback thread (`async_safe`), so `fit` does
+    not wait on each step's logs either. `kgt.GAN.fit` hands it the GAN
+    before Keras decides that (Keras reads `async_safe` before `set_model`),
+    and clears it when `fit` ends."""
+
+    _in_step = False
+
+    @property
+    def async_safe(self):
+        return self._in_step
+
+
 def _training_step(model):
     """Steps taken so far: the generator's optimizer's (a `kgt.GAN`) or the
     model's optimizer's iteration count, saved with the model either way."""
@@ -120,16 +136,22 @@ def _state_for(model, key, names):
     return state
 
 
-class InstanceNoiseDecay(keras.callbacks.Callback):
+class InstanceNoiseDecay(_InStepCallback):
     """Decays the instance noise over training steps.
 
-    Before every batch it sets the stddev of every `kgt.layers.InstanceNoise`
-    the model applies to its discriminator's inputs (see
-    `find_instance_noise`) to the schedule's value at the current training
-    step. The step is read from the optimizer (a `kgt.GAN`'s generator
+    At every training step it sets the stddev of every
+    `kgt.layers.InstanceNoise` the model applies to its discriminator's
+    inputs (see `find_instance_noise`) to the schedule's value at that step.
+    The step is the optimizer's iteration count (a `kgt.GAN`'s generator
     optimizer), which is saved with the model, so a resumed or continued run
     goes on where it was. The current value is added to the logs as
     `noise_stddev`.
+
+    With a `kgt.GAN` and one of the kinds below or a Keras schedule, the
+    GAN's compiled step does this itself (`GAN.set_instance_noise_decay`):
+    no per-batch Python work, no wait on the step count, and on JAX no pull
+    of the train state into the model between steps. With a plain callable
+    `schedule`, or another model, the callback sets it before each batch.
 
     Kinds, for step `t` and `s = min(t / steps, 1)` (all reach `final` at
     `steps` and stay there):
@@ -216,14 +238,46 @@ class InstanceNoiseDecay(keras.callbacks.Callback):
 
     def value(self, step):
         """The stddev at training step `step`, as a float."""
-        value = float(ops.convert_to_numpy(self.schedule(step)))
-        if self.kind == "exponential":
-            value = max(value, self.final)
-        return value
+        return float(ops.convert_to_numpy(self.value_tensor(step)))
+
+    def value_tensor(self, step):
+        """The stddev at training step `step` (an int or an integer tensor),
+        as a float32 tensor; `kgt.GAN` calls it inside its step."""
+        value = ops.cast(self.schedule(step), "float32")
+        # Within [final, initial] (rounding can take a float32 schedule a
+        # hair past `final`, below 0 when decaying to 0); a stddev is >= 0.
+        if self.kind is None:
+            return ops.maximum(value, 0.0)
+        low, high = sorted((self.initial, self.final))
+        return ops.clip(value, low, high)
 
     def set_model(self, model):
         super().set_model(model)
         self._layers = find_instance_noise(model)
+        # A kgt.GAN sets the stddev inside its step when the schedule can be
+        # traced there (Keras's schedules, the constant), from the step count
+        # the step already holds: no per-batch read of the step count.
+        self._in_step = (
+            _is_gan(model)
+            and bool(self._layers)
+            and (
+                self.kind is not None
+                or isinstance(
+                    self.schedule, keras.optimizers.schedules.LearningRateSchedule
+                )
+            )
+        )
+        if self._in_step:
+            model.set_instance_noise_decay(
+                self.value_tensor, self._layers, key=self._key()
+            )
+
+    def _key(self):
+        # Two callbacks with the same schedule share the GAN's compiled step.
+        config = self.get_config()
+        if "schedule" in config:
+            return ("schedule", id(self.schedule))
+        return tuple(sorted(config.items()))
 
     def on_train_begin(self, logs=None):
         if not self._layers:
@@ -233,12 +287,15 @@ class InstanceNoiseDecay(keras.callbacks.Callback):
             )
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self._in_step:
+            return
         self._current = self.value(_training_step(self.model))
         for layer in self._layers:
             layer.stddev.assign(self._current)
 
     def on_train_batch_end(self, batch, logs=None):
-        if logs is not None:
+        # In a kgt.GAN's step, the step itself logs `noise_stddev`.
+        if logs is not None and not self._in_step:
             logs["noise_stddev"] = self._current
 
     on_epoch_end = on_train_batch_end
@@ -632,7 +689,7 @@ def _clone_generator(model):
     return clone
 
 
-class GeneratorEMA(keras.callbacks.Callback):
+class GeneratorEMA(_InStepCallback):
     """An exponential moving average of the generator's weights.
 
     Yazıcı et al. 2019 ("The Unusual Effectiveness of Averaging in GAN
@@ -712,7 +769,8 @@ class GeneratorEMA(keras.callbacks.Callback):
             )
         )
 
-        if _is_gan(model):
+        self._in_step = _is_gan(model)
+        if self._in_step:
             # kgt.GAN updates the average inside its compiled step.
             model.set_generator_ema(self.decay, self.warmup)
             if self.recalibrate_batch_norm is True and model.conditional:
@@ -734,9 +792,9 @@ class GeneratorEMA(keras.callbacks.Callback):
             model.recalibrate_batch_norm(use_ema=True)
 
     def on_train_batch_end(self, batch, logs=None):
-        model = self.model  # On JAX, reading it brings the weights up to date.
-        if _is_gan(model):
+        if self._in_step:  # a kgt.GAN updates the average in its step
             return
+        model = self.model  # On JAX, reading it brings the weights up to date.
         step = _training_step(model) if self.warmup else None
         update_average(self._pairs, self._copies, self.decay, step)
 

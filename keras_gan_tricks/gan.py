@@ -279,6 +279,10 @@ class GAN(keras.Model):
         # GeneratorEMA callbacks of a `fit` request it.
         self._generator_ema = None
         self._generator_ema_requested = None
+        # (key, value of the step, layers) of the in-step instance noise
+        # decay, or None; an InstanceNoiseDecay of a `fit` requests it.
+        self._noise_decay = None
+        self._noise_decay_requested = None
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -822,6 +826,15 @@ class GAN(keras.Model):
 
     def _train_step(self, data):
         real, condition = self._unpack(data)
+        noise_stddev = None
+        if self._noise_decay is not None:
+            # Before the snapshot below: a non-finite step keeps the new
+            # stddev, which follows the step count (such a step does not
+            # advance it).
+            _, value, layers = self._noise_decay
+            noise_stddev = value(self.g_optimizer.iterations)
+            for layer in layers:
+                layer.stddev.assign(noise_stddev)
         # Running statistics (batch norm, spectral norm's vector) as they were
         # before the step: a step that turns non-finite leaves them as well
         # as the weights and optimizers (the glue skips those updates).
@@ -857,7 +870,10 @@ class GAN(keras.Model):
         self._non_finite.assign(ops.cast(ops.stack([steps, first_non_finite]), "int32"))
         if self._generator_ema is not None:
             self._update_generator_ema(finite)
-        return self._record(d_loss, g_loss, d_aux, training=True)
+        logs = self._record(d_loss, g_loss, d_aux, training=True)
+        if noise_stddev is not None:
+            logs["noise_stddev"] = noise_stddev
+        return logs
 
     def _reset_non_finite(self):
         self._non_finite.assign(ops.zeros((2,), "int32"))
@@ -880,20 +896,57 @@ class GAN(keras.Model):
                 "No averaged generator is attached: use "
                 "kgt.callbacks.GeneratorEMA, which makes one."
             )
-        config = None if decay is None else (float(decay), bool(warmup))
-        self._generator_ema_requested = config
-        self._use_generator_ema(config)
+        # Applied when the step is next made (`make_train_function`).
+        self._generator_ema_requested = (
+            None if decay is None else (float(decay), bool(warmup))
+        )
 
-    def _use_generator_ema(self, config):
-        if config != self._generator_ema:
-            self._generator_ema = config
-            # The step is compiled with or without the update.
+    def set_instance_noise_decay(self, value, layers, key=None):
+        """Sets the stddev of each `kgt.layers.InstanceNoise` in `layers` to
+        `value(step)` at the start of each training step of the current
+        `fit` (step: the generator optimizer's iteration count, a tensor), and
+        logs it as `noise_stddev`; `value=None` stops it.
+
+        `kgt.callbacks.InstanceNoiseDecay` calls this when `fit` hands it the
+        GAN, so the decay costs no per-batch work outside the step. `key`:
+        requests with equal keys share the compiled step (default: `value`
+        itself)."""
+        if value is None:
+            config = None
+        else:
+            if not callable(value):
+                raise TypeError(
+                    "`value` must be a callable of the step count. "
+                    f"Received: value={value!r}"
+                )
+            layers = tuple(layers)
+            for layer in layers:
+                if not isinstance(layer, InstanceNoise):
+                    raise TypeError(
+                        "`layers` must hold kgt.layers.InstanceNoise layers. "
+                        f"Received: layers={list(layers)!r}"
+                    )
+            config = (value if key is None else key, value, layers)
+        # Applied when the step is next made (`make_train_function`).
+        self._noise_decay_requested = config
+
+    def _use_step_tricks(self, ema, noise_decay):
+        def key(config):
+            return None if config is None else (config[0], config[2])
+
+        if ema != self._generator_ema or key(noise_decay) != key(self._noise_decay):
+            # The step is compiled with or without them.
             self.train_function = None
+        self._generator_ema = ema
+        self._noise_decay = noise_decay
 
     def make_train_function(self, force=False):
         # Keras calls this in `fit` after the callbacks' `set_model`: the
-        # average is updated in this `fit` only if a GeneratorEMA asked.
-        self._use_generator_ema(self._generator_ema_requested)
+        # average is updated, and the noise decayed, in this `fit` only if a
+        # GeneratorEMA or an InstanceNoiseDecay asked.
+        self._use_step_tricks(
+            self._generator_ema_requested, self._noise_decay_requested
+        )
         return super().make_train_function(force=force)
 
     def _update_generator_ema(self, finite):
@@ -1007,18 +1060,30 @@ class GAN(keras.Model):
             )
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        from keras_gan_tricks.callbacks import _InStepCallback
+
         self._check_data(x, y)
-        self._generator_ema_requested = None  # GeneratorEMA's set_model asks
+        # GeneratorEMA's and InstanceNoiseDecay's set_model ask for these.
+        self._generator_ema_requested = None
+        self._noise_decay_requested = None
         self.non_finite_step = None
         callbacks = kwargs.get("callbacks")
         if callbacks is None and len(args) >= 4:  # batch_size, epochs, verbose
             args = list(args)
-            args[3] = [*(args[3] or []), _StopOnNonFinite()]
+            args[3] = callbacks = [*(args[3] or []), _StopOnNonFinite()]
         else:
-            kwargs["callbacks"] = [*(callbacks or []), _StopOnNonFinite()]
+            kwargs["callbacks"] = callbacks = [*(callbacks or []), _StopOnNonFinite()]
+        # kgt's callbacks whose batch work this GAN does in its step learn it
+        # now, before Keras reads their `async_safe` (it calls set_model
+        # later, again).
+        in_step = [cb for cb in callbacks if isinstance(cb, _InStepCallback)]
+        for callback in in_step:
+            callback.set_model(self)
         try:
             return super().fit(x, y, *args, **kwargs)
         finally:
+            for callback in in_step:
+                callback._in_step = False
             # Keras does this for `model.optimizer` only: an optimizer with
             # `use_ema=True` swaps in its moving averages when training ends.
             if self.compiled:

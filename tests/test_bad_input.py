@@ -338,6 +338,22 @@ ROWS = [
         r"Received: recalibrate_batch_norm=True",
     ),
     (
+        "noise-decay-value",
+        "`GAN.set_instance_noise_decay` with a value that is not callable",
+        lambda: gan(instance_noise=0.1).set_instance_noise_decay(0.5, []),
+        TypeError,
+        r"Received: value=0\.5",
+    ),
+    (
+        "noise-decay-layers",
+        "`GAN.set_instance_noise_decay` with a layer that is not InstanceNoise",
+        lambda: gan().set_instance_noise_decay(
+            lambda step: 0.1, [keras.layers.Dense(2, name="dense_d")]
+        ),
+        TypeError,
+        r"Received: layers=.*dense_d",
+    ),
+    (
         "sample-grid-n",
         "`SampleGrid(n=0)`",
         lambda: kgt.callbacks.SampleGrid("grids", n=0),

@@ -107,6 +107,31 @@ def test_dispatch_quick(tmp_path):
     assert stdout.count("inline/thread") == 2
 
 
+@pytest.mark.slow
+def test_dispatch_tricks_quick(tmp_path):
+    out = tmp_path / "tricks.json"
+    stdout = _run(
+        "dispatch.py",
+        "--tricks",
+        "--quick",
+        "--steps",
+        "20",
+        "--models",
+        "mlp128",
+        "--json",
+        str(out),
+    )
+    row = json.loads(out.read_text())["tricks"]["mlp128"]
+    assert {n: len(t) for n, t in row["round_ms"].items()} == {
+        "in_step": 3,
+        "hooks": 3,
+    }
+    fast = min(row["round_ms"]["hooks"]) / min(row["round_ms"]["in_step"])
+    assert row["hooks_over_in_step_fast"] == pytest.approx(fast)
+    assert row["hooks_over_in_step"] > 0
+    assert stdout.count("hooks/in step") == 1
+
+
 def _import_benchmark(name):
     """A benchmark script (benchmarks/NAME.py) as a module."""
     sys.path.insert(0, str(ROOT / "benchmarks"))

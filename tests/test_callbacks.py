@@ -144,6 +144,99 @@ def test_decay_without_noise_layers_is_an_error():
         )
 
 
+def test_decay_and_ema_run_inside_a_gan_step_with_no_batch_work(monkeypatch):
+    noisy_d = keras.Sequential(
+        [keras.Input((2,)), kgt.layers.InstanceNoise(0.9), mlp_discriminator()]
+    )
+    gan = kgt.GAN(mlp_generator(), noisy_d, instance_noise=0.9, seed=0)
+    gan.compile()
+    decay = InstanceNoiseDecay(initial=0.5, final=0.1, steps=40)
+    ema = GeneratorEMA(0.9)
+    # Neither reads the step count (a wait on the step) nor, on JAX, pulls
+    # the train state back into the model (`self.model`) after a batch.
+    reads = []
+    real_read = kgt.callbacks._training_step
+    monkeypatch.setattr(
+        kgt.callbacks, "_training_step", lambda m: reads.append(1) or real_read(m)
+    )
+    syncs = []
+    if keras.backend.backend() == "jax":
+        real_sync = gan.jax_state_sync
+        monkeypatch.setattr(
+            gan, "jax_state_sync", lambda: syncs.append(1) or real_sync()
+        )
+    seen = {}
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["async_safe"] = (decay.async_safe, ema.async_safe)
+
+    history = gan.fit(
+        two_clusters(256),
+        batch_size=16,
+        epochs=2,
+        verbose=0,
+        callbacks=[decay, ema, Peek()],
+    )
+    assert reads == []
+    # Keras and kgt sync a few times per epoch and at the end, not per
+    # batch (32 batches).
+    assert len(syncs) < 16, len(syncs)
+    # Keras may run their (empty) batch hooks on its callback thread ...
+    assert seen["async_safe"] == (True, True)
+    # ... in that fit only: another model's fit would run them for real.
+    assert (decay.async_safe, ema.async_safe) == (False, False)
+    # The step set the stddev of both layers and logged it.
+    for layer in kgt.callbacks.find_instance_noise(gan):
+        assert float(layer.stddev) == pytest.approx(decay.value(31))
+    assert history.history["noise_stddev"] == pytest.approx(
+        [decay.value(15), decay.value(31)]
+    )
+
+
+def test_decay_in_the_step_follows_each_step_and_only_its_fit():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0, seed=0)
+    gan.compile()
+    per_batch = []
+    record = EachBatch(lambda b, logs: per_batch.append(logs["noise_stddev"]))
+    decay = InstanceNoiseDecay(1.0, 0.2, 8, kind="exponential")
+    data = two_clusters(320)
+    gan.fit(data, batch_size=32, verbose=0, callbacks=[decay, record])
+    expected = [decay.value(t) for t in range(10)]
+    assert per_batch == pytest.approx(expected, rel=1e-6)
+    assert expected[-1] == pytest.approx(0.2)  # held at `final` after `steps`
+    # The same schedule in a new callback reuses the compiled step.
+    step = gan.train_function
+    gan.fit(data[:32], batch_size=32, verbose=0, callbacks=[decay])
+    assert gan.train_function is step
+    del step  # (see test_ema_warmup_schedule_inside_the_step_and_only_during_its_fit)
+    # A fit without the callback leaves the stddev where the last one put it.
+    gan.instance_noise.stddev.assign(0.7)
+    history = gan.fit(data, batch_size=32, verbose=0)
+    assert float(gan.instance_noise.stddev) == pytest.approx(0.7)
+    assert "noise_stddev" not in history.history
+
+
+def test_decay_with_a_plain_callable_runs_in_the_batch_hooks():
+    # A Python function of the step may not trace inside a compiled step:
+    # the callback sets the stddev before each batch, as for any model.
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0, seed=0)
+    gan.compile()
+    decay = InstanceNoiseDecay(schedule=lambda step: 1.0 / (1 + step))
+    history = gan.fit(two_clusters(128), batch_size=32, verbose=0, callbacks=[decay])
+    assert not decay.async_safe
+    assert float(gan.instance_noise.stddev) == pytest.approx(0.25)  # step 3
+    assert history.history["noise_stddev"] == pytest.approx([0.25])
+
+
+def test_set_instance_noise_decay_bad_arguments():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0)
+    with pytest.raises(TypeError, match="value=0.5"):
+        gan.set_instance_noise_decay(0.5, [gan.instance_noise])
+    with pytest.raises(TypeError, match="InstanceNoise layers. Received: layers="):
+        gan.set_instance_noise_decay(lambda step: 0.5, [gan.discriminator])
+
+
 # DiscriminatorLRBalancer
 
 
