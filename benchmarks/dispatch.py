@@ -124,27 +124,47 @@ def timed_fit(gan, x, on_thread):
         stop.async_safe = shipped
 
 
-def bench_model(model, x, rounds):
-    gan = build(model)
-    timed_fit(gan, x[: 10 * BATCH], True)  # warm up: trace and compile
-    timed_fit(gan, x[: 10 * BATCH], False)
-    times = {"thread": [], "inline": []}
+def alternate(model, runs, rounds):
+    """Times each of `runs` ({name: callable returning seconds per step})
+    once per round, rotating the order; {name: [seconds, ...]}."""
+    times = {name: [] for name in runs}
+    names = list(runs)
     for r in range(rounds):
-        order = ("thread", "inline") if r % 2 == 0 else ("inline", "thread")
-        for name in order:
-            times[name].append(timed_fit(gan, x, name == "thread"))
+        for name in names if r % 2 == 0 else names[::-1]:
+            times[name].append(runs[name]())
         print(
             f"  {model} round {r + 1}: "
             + ", ".join(f"{n} {1000 * t[-1]:.3f} ms/step" for n, t in times.items()),
             flush=True,
         )
-    pairs = zip(times["inline"], times["thread"], strict=True)
+    return times
+
+
+def summary(times, slow, fast, key):
+    """Median per-step ms, `key` (median over rounds of slow / fast in the
+    same round), `key_fast` (ratio of the two fastest rounds), every round."""
+    pairs = zip(times[slow], times[fast], strict=True)
     return {
         "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
-        "inline_over_thread": statistics.median(a / b for a, b in pairs),
-        "inline_over_thread_fast": min(times["inline"]) / min(times["thread"]),
+        key: statistics.median(a / b for a, b in pairs),
+        f"{key}_fast": min(times[slow]) / min(times[fast]),
         "round_ms": {n: [1000 * t for t in ts] for n, ts in times.items()},
     }
+
+
+def bench_model(model, x, rounds):
+    gan = build(model)
+    timed_fit(gan, x[: 10 * BATCH], True)  # warm up: trace and compile
+    timed_fit(gan, x[: 10 * BATCH], False)
+    times = alternate(
+        model,
+        {
+            "thread": lambda: timed_fit(gan, x, True),
+            "inline": lambda: timed_fit(gan, x, False),
+        },
+        rounds,
+    )
+    return summary(times, "inline", "thread", "inline_over_thread")
 
 
 class NoiseDecayInHooks(kgt.callbacks.InstanceNoiseDecay):
@@ -193,25 +213,17 @@ def bench_tricks(model, x, rounds):
     decay_steps = rounds * len(x) // BATCH  # decays over the whole run
     for name, gan in gans.items():  # warm up: trace and compile
         timed_tricks(gan, x[: 10 * BATCH], name == "in_step", decay_steps)
-    times = {"in_step": [], "hooks": []}
-    for r in range(rounds):
-        order = ("in_step", "hooks") if r % 2 == 0 else ("hooks", "in_step")
-        for name in order:
-            times[name].append(
-                timed_tricks(gans[name], x, name == "in_step", decay_steps)
+    times = alternate(
+        model,
+        {
+            name: (
+                lambda g=gan, n=name: timed_tricks(g, x, n == "in_step", decay_steps)
             )
-        print(
-            f"  {model} round {r + 1}: "
-            + ", ".join(f"{n} {1000 * t[-1]:.3f} ms/step" for n, t in times.items()),
-            flush=True,
-        )
-    pairs = zip(times["hooks"], times["in_step"], strict=True)
-    return {
-        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
-        "hooks_over_in_step": statistics.median(a / b for a, b in pairs),
-        "hooks_over_in_step_fast": min(times["hooks"]) / min(times["in_step"]),
-        "round_ms": {n: [1000 * t for t in ts] for n, ts in times.items()},
-    }
+            for name, gan in gans.items()
+        },
+        rounds,
+    )
+    return summary(times, "hooks", "in_step", "hooks_over_in_step")
 
 
 def main():

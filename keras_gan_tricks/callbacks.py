@@ -274,10 +274,9 @@ class InstanceNoiseDecay(_InStepCallback):
 
     def _key(self):
         # Two callbacks with the same schedule share the GAN's compiled step.
-        config = self.get_config()
-        if "schedule" in config:
+        if self.kind is None:
             return ("schedule", id(self.schedule))
-        return tuple(sorted(config.items()))
+        return (self.initial, self.final, self.steps, self.kind)
 
     def on_train_begin(self, logs=None):
         if not self._layers:

@@ -223,8 +223,16 @@ def test_decay_with_a_plain_callable_runs_in_the_batch_hooks():
     gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0, seed=0)
     gan.compile()
     decay = InstanceNoiseDecay(schedule=lambda step: 1.0 / (1 + step))
-    history = gan.fit(two_clusters(128), batch_size=32, verbose=0, callbacks=[decay])
-    assert not decay.async_safe
+    seen = []
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(decay.async_safe)
+
+    history = gan.fit(
+        two_clusters(128), batch_size=32, verbose=0, callbacks=[decay, Peek()]
+    )
+    assert seen == [False]  # its hooks do the work: in line, during the fit
     assert float(gan.instance_noise.stddev) == pytest.approx(0.25)  # step 3
     assert history.history["noise_stddev"] == pytest.approx([0.25])
 
