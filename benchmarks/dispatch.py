@@ -78,7 +78,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gan_tricks as kgt  # noqa: E402
-from keras_gan_tricks import gan as gan_module  # noqa: E402
+from keras_gan_tricks import _support as support  # noqa: E402
 
 BATCH = 100
 
@@ -113,7 +113,7 @@ def build(model, instance_noise=None):
 def timed_fit(gan, x, on_thread):
     """Seconds per step of one `fit` over `x`, the stop check on Keras's
     callback thread or in line."""
-    stop = gan_module._StopOnNonFinite
+    stop = support.StopOnNonFinite
     shipped = stop.async_safe
     stop.async_safe = on_thread
     try:
@@ -170,20 +170,17 @@ def bench_model(model, x, rounds):
 class NoiseDecayInHooks(kgt.callbacks.InstanceNoiseDecay):
     """The decay done in batch hooks, as for a model that is not a kgt.GAN."""
 
-    def set_model(self, model):
-        super().set_model(model)
-        if self._in_step:
-            model.set_instance_noise_decay(None, ())
-            self._in_step = False
+    def bind(self, gan):
+        return None  # the GAN does not take the trick: the hooks do the work
 
 
 class EMAWithHook(kgt.callbacks.GeneratorEMA):
     """The average updated in the step, plus the batch hook of kgt's earlier
     code (it read `self.model`, then returned)."""
 
-    def set_model(self, model):
-        super().set_model(model)
-        self._in_step = False
+    @property
+    def async_safe(self):
+        return False
 
     def on_train_batch_end(self, batch, logs=None):
         self.model  # noqa: B018 (on JAX: syncs the train state)

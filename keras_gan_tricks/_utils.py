@@ -131,27 +131,18 @@ def walk_layers(layer):
         yield from walk_layers(inner)
 
 
-class ReplicaSeedGenerator(keras.random.SeedGenerator):
-    """A `keras.random.SeedGenerator` whose draws differ between the replicas
-    of a `tf.distribute` strategy.
+def static_shape(tensor_or_spec):
+    """A tensor's (or spec's) shape as a tuple of ints and None."""
+    return tuple(None if d is None else int(d) for d in tensor_or_spec.shape)
 
-    Each replica holds a copy of the (mirrored) state, so a plain seed
-    generator would give every replica the same latent vectors, label noise
-    and instance noise; this one offsets the seed by the replica's index.
-    Without a strategy (and on JAX, whose data parallelism runs one program
-    over the global batch) it draws exactly what `SeedGenerator` draws.
-    """
 
-    def next(self, ordered=True):
-        seed = super().next(ordered=ordered)
-        if keras.backend.backend() != "tensorflow":
-            return seed
-        from keras_gan_tricks._backend.tensorflow import replica_id_and_count
+def shapes_compatible(a, b):
+    """Whether two shapes (without batch) agree where both are known."""
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=False)
+    )
 
-        replica, count = replica_id_and_count()
-        if count == 1:
-            return seed
-        offset = keras.ops.cast(replica, seed.dtype) * keras.ops.cast(
-            0x9E3779B1 % 2**31, seed.dtype
-        )
-        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])
+
+def describe_shape(shape):
+    """`(batch, 8, 8, 1)` for a sample shape `(8, 8, 1)`."""
+    return f"(batch, {', '.join(map(str, shape))})"

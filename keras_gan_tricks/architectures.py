@@ -13,7 +13,14 @@ import warnings
 
 import keras
 
-from keras_gan_tricks._utils import check_int, check_number, walk_layers
+from keras_gan_tricks._utils import (
+    check_int,
+    check_number,
+    describe_shape,
+    shapes_compatible,
+    static_shape,
+    walk_layers,
+)
 from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
 
 _CONVOLUTIONS = (
@@ -251,8 +258,103 @@ def _output_layer(network):
     return layer
 
 
-def _shape(tensor):
-    return tuple(tensor.shape)[1:]
+# Layers that treat each sample on its own in training, so the
+# discriminator may see real and fake samples in one call.
+_PER_SAMPLE_LAYERS = (
+    keras.layers.InputLayer,
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.Permute,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout2D,
+    keras.layers.GaussianNoise,
+    keras.layers.LeakyReLU,
+    keras.layers.ReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+    keras.layers.Activation,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+    keras.layers.SpectralNormalization,
+    keras.layers.ZeroPadding2D,
+    keras.layers.AveragePooling2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.Embedding,
+    keras.layers.Concatenate,
+    keras.layers.Add,
+    keras.layers.Multiply,
+    keras.layers.Identity,
+    InstanceNoise,
+)
+# Layers known to mix the samples of a batch in training.
+_BATCH_COUPLED_LAYERS = (keras.layers.BatchNormalization, MinibatchStdDev)
+
+
+def is_graph_model(layer):
+    """A Sequential or functional model (not subclassed: its `call` is known)."""
+    return type(layer) is keras.Sequential or type(layer).__name__ == "Functional"
+
+
+def ends_in_tanh(model):
+    """Whether a Sequential or functional model's output layer applies tanh."""
+    output = _output_layer(model) if is_graph_model(model) else None
+    return output is not None and _activation_name(output) == "tanh"
+
+
+def joint_batch(discriminator, d_batch):
+    """Whether the discriminator may see real and fake samples in one call
+    under `d_batch` (`"joint"`, `"separate"` or `"auto"`); see
+    `kgt.GAN.compile`."""
+    if d_batch not in ("auto", "joint", "separate"):
+        raise ValueError(
+            "`d_batch` must be 'auto', 'joint' or 'separate'. "
+            f"Received: d_batch={d_batch!r}"
+        )
+    coupled = [
+        layer
+        for layer in walk_layers(discriminator)
+        if not isinstance(layer, _PER_SAMPLE_LAYERS)
+    ]
+    if d_batch == "joint":
+        mixing = [
+            layer for layer in coupled if isinstance(layer, _BATCH_COUPLED_LAYERS)
+        ]
+        if mixing:
+            raise ValueError(
+                "`d_batch='joint'` would let the discriminator's "
+                f"{type(mixing[0]).__name__} layer {mixing[0].name!r} mix the "
+                "real and fake batches' statistics. Use d_batch='separate' "
+                "(or 'auto'). Received: d_batch='joint'"
+            )
+        return True
+    if d_batch == "separate":
+        return False
+    # Sequential and functional models are graphs of their layers; a
+    # subclassed model's `call`, or a layer of unknown kind, may couple the
+    # samples of a batch, so "auto" keeps the batches apart then.
+    return all(is_graph_model(layer) for layer in coupled)
+
+
+def shape_mismatch(generator_shape, discriminator_shape):
+    """The message for a generator output that the discriminator's input
+    does not fit (shapes without batch), or None when they fit."""
+    if shapes_compatible(generator_shape, discriminator_shape):
+        return None
+    return (
+        "The generator's output shape does not match the discriminator's "
+        f"input shape. Generator output: {describe_shape(generator_shape)}; "
+        f"discriminator input: {describe_shape(discriminator_shape)}."
+    )
 
 
 def check_architecture(generator, discriminator, data_range=(-1.0, 1.0), warn=True):
@@ -356,11 +458,9 @@ def check_architecture(generator, discriminator, data_range=(-1.0, 1.0), warn=Tr
     g_outputs = getattr(generator, "outputs", None)
     d_inputs = getattr(discriminator, "inputs", None)
     if g_outputs and d_inputs:
-        g_shape, d_shape = _shape(g_outputs[0]), _shape(d_inputs[0])
-        if len(g_shape) != len(d_shape) or any(
-            a is not None and b is not None and a != b
-            for a, b in zip(g_shape, d_shape, strict=False)
-        ):
+        g_shape = static_shape(g_outputs[0])[1:]
+        d_shape = static_shape(d_inputs[0])[1:]
+        if shape_mismatch(g_shape, d_shape):
             findings.append(
                 Finding(
                     "shape_mismatch",

@@ -7,54 +7,45 @@
 | `GeneratorEMA` | keeps a moving average of the generator's weights for sampling |
 | `SampleGrid` | writes a PNG grid of samples from a fixed latent batch (and TensorBoard images) |
 
-They work with `kgt.GAN` and with a user's own model: see each class for
-what it needs from a model that is not a `kgt.GAN`. With `kgt.GAN` their
-state lives in the GAN (`GAN.trick_states`), so it is saved with the model
-and restored by `keras.callbacks.BackupAndRestore`.
+The first three are faces of the tricks of the same names in `kgt.tricks`:
+in a `kgt.GAN.fit` the GAN runs the trick inside its compiled step (no
+per-batch work in the callback, no wait on the step), and the trick's state
+lives in the GAN (`GAN.trick_states`), so it is saved with the model and
+restored by `keras.callbacks.BackupAndRestore`. With a model of your own,
+the callback runs the same trick between batches: see each class for what
+it needs from such a model.
 """
 
-import math
 import os
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
-from keras_gan_tricks.images import _as_images, save_image_grid
+from keras_gan_tricks import tricks
+from keras_gan_tricks._utils import check_int, walk_layers
+from keras_gan_tricks.gan import GAN
+from keras_gan_tricks.images import _as_images, image_grid, save_image_grid
 from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.tricks import ScaledSchedule, update_average
 
-DECAY_KINDS = ("linear", "exponential", "cosine")
+DECAY_KINDS = tricks.DECAY_KINDS
 
-
-def _is_gan(model):
-    from keras_gan_tricks.gan import GAN
-
-    return isinstance(model, GAN)
-
-
-class _InStepCallback(keras.callbacks.Callback):
-    """A callback whose per-batch work a `kgt.GAN` does inside its compiled
-    step. In a `kgt.GAN.fit` its batch hooks do nothing, so they never wait
-    for a step or, on JAX, pull the train state back into the model; and
-    Keras may run them on its callback thread (`async_safe`), so `fit` does
-    not wait on each step's logs either. `kgt.GAN.fit` hands it the GAN
-    before Keras decides that (Keras reads `async_safe` before `set_model`),
-    and clears it when `fit` ends."""
-
-    _in_step = False
-
-    @property
-    def async_safe(self):
-        return self._in_step
+__all__ = [
+    "DiscriminatorLRBalancer",
+    "GeneratorEMA",
+    "InstanceNoiseDecay",
+    "SampleGrid",
+    "ScaledSchedule",
+    "find_instance_noise",
+    "update_average",
+]
 
 
 def _training_step(model):
-    """Steps taken so far: the generator's optimizer's (a `kgt.GAN`) or the
-    model's optimizer's iteration count, saved with the model either way."""
-    optimizer = (
-        model.g_optimizer if _is_gan(model) else getattr(model, "optimizer", None)
-    )
+    """Steps taken so far by a model that is not a `kgt.GAN`: its
+    optimizer's iteration count."""
+    optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError(
             "The model has no optimizer to count training steps with: compile it first."
@@ -65,105 +56,34 @@ def _training_step(model):
 def find_instance_noise(model):
     """Every `kgt.layers.InstanceNoise` a model applies to D's inputs.
 
-    For a `kgt.GAN`: its `instance_noise` option and those inside its
-    discriminator. For another model: those anywhere inside it.
+    For a `kgt.GAN`: its `instance_noise` option, its instance-noise tricks
+    and those inside its discriminator. For another model: those anywhere
+    inside it.
     """
-    roots = [model.discriminator] if _is_gan(model) else [model]
-    if _is_gan(model) and model.instance_noise is not None:
-        roots.insert(0, model.instance_noise)
+    if isinstance(model, GAN):
+        return model.instance_noise_layers()
     found = []
-    for root in roots:
-        for layer in walk_layers(root):
-            if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
-                found.append(layer)
+    for layer in walk_layers(model):
+        if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
+            found.append(layer)
     return found
 
 
-@register
-class _ScalarState(keras.layers.Layer):
-    """Named float scalars kept in one non-trainable vector (callback state).
+class InstanceNoiseDecay(tricks.TrickCallback):
+    """Decays the instance noise over training steps: the face of
+    `kgt.tricks.InstanceNoiseDecay` (see it for the kinds and arguments).
 
-    Reads come from a Python copy, loaded by `refresh()` (call it once the
-    variable may have been restored, e.g. at the start of `fit`); writes go
-    to the copy and reach the variable, in one assignment, at `flush()`.
-    """
+    At every training step the stddev of every `kgt.layers.InstanceNoise`
+    the model applies to its discriminator's inputs (see
+    `find_instance_noise`) is set to the schedule's value at that step, and
+    logged as `noise_stddev`. The step is the GAN's step count, saved with
+    it, so a resumed or continued run goes on where it was.
 
-    def __init__(self, names, **kwargs):
-        super().__init__(**kwargs)
-        self.names = list(names)
-        self.values = self.add_weight(
-            shape=(len(self.names),),
-            initializer="zeros",
-            trainable=False,
-            name="values",
-        )
-        self._copy = None
-        self._dirty = False
-        self.built = True
-
-    def refresh(self):
-        self._copy = [float(v) for v in ops.convert_to_numpy(self.values)]
-        self._dirty = False
-
-    def flush(self):
-        if self._dirty:
-            self.values.assign(np.asarray(self._copy, "float32"))
-            self._dirty = False
-
-    def __getitem__(self, name):
-        if self._copy is None:
-            self.refresh()
-        return self._copy[self.names.index(name)]
-
-    def __setitem__(self, name, value):
-        if self._copy is None:
-            self.refresh()
-        self._copy[self.names.index(name)] = float(value)
-        self._dirty = True
-
-    def call(self, inputs):
-        return inputs
-
-    def get_config(self):
-        return {**super().get_config(), "names": self.names}
-
-
-def _state_for(model, key, names):
-    """The callback's state layer: kept in a `kgt.GAN` (saved), else local."""
-    state = _ScalarState(names, name=key)
-    if _is_gan(model):
-        state = model.attach_trick_state(key, state)
-    return state
-
-
-class InstanceNoiseDecay(_InStepCallback):
-    """Decays the instance noise over training steps.
-
-    At every training step it sets the stddev of every
-    `kgt.layers.InstanceNoise` the model applies to its discriminator's
-    inputs (see `find_instance_noise`) to the schedule's value at that step.
-    The step is the optimizer's iteration count (a `kgt.GAN`'s generator
-    optimizer), which is saved with the model, so a resumed or continued run
-    goes on where it was. The current value is added to the logs as
-    `noise_stddev`.
-
-    With a `kgt.GAN` and one of the kinds below or a Keras schedule, the
-    GAN's compiled step does this itself (`GAN.set_instance_noise_decay`):
-    no per-batch Python work, no wait on the step count, and on JAX no pull
-    of the train state into the model between steps. With a plain callable
-    `schedule`, or another model, the callback sets it before each batch.
-
-    Kinds, for step `t` and `s = min(t / steps, 1)` (all reach `final` at
-    `steps` and stay there):
-
-    - `"linear"`: `initial + (final - initial) * s`;
-    - `"exponential"`: `initial * (final / initial) ** s` (needs
-      `final > 0`);
-    - `"cosine"`: `final + (initial - final) * (1 + cos(pi * s)) / 2`.
-
-    They are Keras's own `PolynomialDecay`, `ExponentialDecay` and
-    `CosineDecay`; `schedule=` takes any `keras.optimizers.schedules`
-    schedule (or a callable of the step) instead.
+    With a `kgt.GAN` and one of the kinds or a Keras schedule, the GAN's
+    compiled step does it (no per-batch Python work, no wait on the step
+    count, on JAX no pull of the train state into the model). With a plain
+    Python callable `schedule` (it may not trace), or another model, the
+    callback sets it before each batch from the optimizer's iteration count.
 
     Args:
         initial: float >= 0. The stddev at step 0.
@@ -187,127 +107,55 @@ class InstanceNoiseDecay(_InStepCallback):
         self, initial=None, final=0.0, steps=None, kind="linear", schedule=None
     ):
         super().__init__()
-        if schedule is not None:
-            if initial is not None or steps is not None:
-                raise ValueError(
-                    "Pass either `schedule` or `initial`/`final`/`steps`, not both. "
-                    f"Received: schedule={schedule!r}, initial={initial!r}, steps={steps!r}"
-                )
-            if not callable(schedule):
-                raise TypeError(
-                    "`schedule` must be a keras.optimizers.schedules schedule or a "
-                    f"callable of the step. Received: schedule={schedule!r}"
-                )
-            self.initial = self.final = self.steps = None
-            self.kind = None
-            self.schedule = schedule
-            return
-        if initial is None or steps is None:
-            raise ValueError(
-                "InstanceNoiseDecay needs `initial` and `steps` (or a `schedule`). "
-                f"Received: initial={initial!r}, steps={steps!r}"
-            )
-        self.initial = check_number("initial", initial, low=0.0)
-        self.final = check_number("final", final, low=0.0)
-        self.steps = check_int("steps", steps, low=1)
-        if kind not in DECAY_KINDS:
-            raise ValueError(
-                f"`kind` must be one of {DECAY_KINDS}. Received: kind={kind!r}"
-            )
-        self.kind = kind
-        schedules = keras.optimizers.schedules
-        if kind == "linear":
-            self.schedule = schedules.PolynomialDecay(
-                self.initial, self.steps, self.final, power=1.0
-            )
-        elif self.initial == 0.0 or self.initial == self.final:
-            self.schedule = lambda step: self.initial
-        elif kind == "exponential":
-            if self.final == 0.0:
-                raise ValueError(
-                    "An exponential decay never reaches 0: give `final` > 0 (e.g. 1e-3) "
-                    "or use kind='linear' or 'cosine'. Received: final=0.0"
-                )
-            self.schedule = schedules.ExponentialDecay(
-                self.initial, self.steps, self.final / self.initial
-            )
-        else:
-            self.schedule = schedules.CosineDecay(
-                self.initial, self.steps, alpha=self.final / self.initial
-            )
+        self.trick = tricks.InstanceNoiseDecay(
+            initial, final, steps, kind, schedule, name="instance_noise_decay"
+        )
+        self._current = None
+
+    def __getattr__(self, name):
+        # `initial`, `final`, `steps`, `kind`, `schedule`: the trick's.
+        if name in ("initial", "final", "steps", "kind", "schedule"):
+            return getattr(self.trick, name)
+        raise AttributeError(name)
 
     def value(self, step):
         """The stddev at training step `step`, as a float."""
-        return float(ops.convert_to_numpy(self.value_tensor(step)))
+        return self.trick.value(step)
 
-    def value_tensor(self, step):
-        """The stddev at training step `step` (an int or an integer tensor),
-        as a float32 tensor; `kgt.GAN` calls it inside its step."""
-        value = ops.cast(self.schedule(step), "float32")
-        # Within [final, initial] (rounding can take a float32 schedule a
-        # hair past `final`, below 0 when decaying to 0); a stddev is >= 0.
-        if self.kind is None:
-            return ops.maximum(value, 0.0)
-        low, high = sorted((self.initial, self.final))
-        return ops.clip(value, low, high)
+    def bind(self, gan):
+        # A plain Python callable may not trace inside the step: then the
+        # batch hooks do the work.
+        traceable = self.trick.kind is not None or isinstance(
+            self.trick.schedule, keras.optimizers.schedules.LearningRateSchedule
+        )
+        return super().bind(gan) if traceable else None
 
     def set_model(self, model):
         super().set_model(model)
-        self._layers = find_instance_noise(model)
-        # A kgt.GAN sets the stddev inside its step when the schedule can be
-        # traced there (Keras's schedules, the constant), from the step count
-        # the step already holds: no per-batch read of the step count.
-        self._in_step = (
-            _is_gan(model)
-            and bool(self._layers)
-            and (
-                self.kind is not None
-                or isinstance(
-                    self.schedule, keras.optimizers.schedules.LearningRateSchedule
-                )
-            )
-        )
-        if self._in_step:
-            model.set_instance_noise_decay(
-                self.value_tensor, self._layers, key=self._key()
-            )
-
-    def _key(self):
-        # Two callbacks with the same schedule share the GAN's compiled step.
-        if self.kind is None:
-            return ("schedule", id(self.schedule))
-        return (self.initial, self.final, self.steps, self.kind)
-
-    def on_train_begin(self, logs=None):
-        if not self._layers:
-            raise ValueError(
-                "InstanceNoiseDecay found no kgt.layers.InstanceNoise to decay: put one "
-                "at the front of the discriminator, or pass instance_noise=... to kgt.GAN."
-            )
+        if not self._bound:
+            self.trick.use_layers(find_instance_noise(model))
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self._in_step:
+        if self._bound:
             return
-        self._current = self.value(_training_step(self.model))
-        for layer in self._layers:
-            layer.stddev.assign(self._current)
+        step = (
+            self.model.g_optimizer.iterations
+            if isinstance(self.model, GAN)
+            else _training_step(self.model)
+        )
+        value = self.trick.apply(int(ops.convert_to_numpy(step)))
+        self._current = float(ops.convert_to_numpy(value))
 
     def on_train_batch_end(self, batch, logs=None):
         # In a kgt.GAN's step, the step itself logs `noise_stddev`.
-        if logs is not None and not self._in_step:
+        if logs is not None and not self._bound:
             logs["noise_stddev"] = self._current
 
     on_epoch_end = on_train_batch_end
 
     def get_config(self):
-        if self.kind is None:
-            return {"schedule": keras.saving.serialize_keras_object(self.schedule)}
-        return {
-            "initial": self.initial,
-            "final": self.final,
-            "steps": self.steps,
-            "kind": self.kind,
-        }
+        config = self.trick.get_config()
+        return {k: config[k] for k in config if k not in ("name", "trainable", "dtype")}
 
     @classmethod
     def from_config(cls, config):
@@ -319,89 +167,21 @@ class InstanceNoiseDecay(_InStepCallback):
         return cls(**config)
 
 
-@register
-class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """A learning-rate schedule times a variable factor.
+class DiscriminatorLRBalancer(tricks.TrickCallback):
+    """Lowers the discriminator's learning rate while it wins too easily:
+    the face of `kgt.tricks.DiscriminatorLRBalancer` (see it for the rule).
 
-    `DiscriminatorLRBalancer` wraps a discriminator optimizer's schedule in
-    one, so it can lower and restore the rate while the schedule runs.
+    With a `kgt.GAN` the controller runs inside the GAN's step: D's rate is
+    its optimizer's own variable (or a `ScaledSchedule` around its
+    schedule), changed there, with no per-batch device sync; the state is
+    kept in the GAN, so it is saved and restored with it. Each change is
+    read at the end of each epoch, printed (with `verbose=1`) and recorded
+    in `changes`; the current rate is in the logs as `d_lr`.
 
-    Args:
-        schedule: `LearningRateSchedule`. The schedule to scale.
-        scale: float. The initial factor.
-    """
-
-    def __init__(self, schedule, scale=1.0):
-        self.schedule = schedule
-        self.scale = keras.Variable(
-            scale, trainable=False, dtype="float32", name="lr_scale"
-        )
-
-    def __call__(self, step):
-        return self.schedule(step) * ops.cast(self.scale, "float32")
-
-    def get_config(self):
-        return {
-            "schedule": keras.saving.serialize_keras_object(self.schedule),
-            "scale": float(ops.convert_to_numpy(self.scale)),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(
-            keras.saving.deserialize_keras_object(config["schedule"]), config["scale"]
-        )
-
-
-def _label_floor(model, samples=8192):
-    """D's lowest reachable loss under the GAN's label policy.
-
-    Label noise is independent of the samples, so even a perfect
-    discriminator cannot predict it: its best loss is the loss's floor for
-    the policy's label distributions (`GANLoss.discriminator_floor`),
-    estimated here from `samples` draws of the policy.
-    """
-    real = np.ones(samples, "float32")
-    fake = np.zeros(samples, "float32")
-    if model.label_policy is not None:
-        real, fake = model.label_policy(real, fake, seed=keras.random.SeedGenerator(0))
-        real, fake = ops.convert_to_numpy(real), ops.convert_to_numpy(fake)
-    return model.loss.discriminator_floor(real, fake)
-
-
-class DiscriminatorLRBalancer(keras.callbacks.Callback):
-    """Lowers the discriminator's learning rate while it wins too easily.
-
-    The seeds' advice: "if the adversarial loss rises dramatically while the
-    discriminator loss falls to zero, reduce the discriminator's learning
-    rate". After every batch this callback updates exponential moving
-    averages of that batch's own D and G losses (a `kgt.GAN` exposes them in
-    `batch_values()`; Keras's batch logs hold running means instead). D has
-    collapsed when its smoothed loss has stayed within `collapse_below` of
-    its floor for `patience` batches while G's smoothed loss did not fall
-    (by more than 10%). Then D's learning rate is multiplied by `factor`,
-    never below `min_lr`.
-    Once D's loss has stayed more than `2 * collapse_below` above the floor
-    for `patience` batches, the rate is multiplied by `recover`, up to the
-    rate it started at.
-
-    The floor is the lowest loss D can reach under the GAN's loss and label
-    policy: 0 with hard labels, the entropy of the targets with smoothed or
-    noisy labels (0.325 for `OneSidedSmoothing(0.1)`), since no D can
-    predict label noise. Judging against it makes the defaults fire on a
-    real collapse whatever the label policy, and stay quiet in a balanced
-    game (where the non-saturating D loss sits near 2 log 2 = 1.39).
-
-    Works with a float learning rate (assigned) and with a schedule (scaled
-    by a wrapping `ScaledSchedule`). Each change is printed (with
-    `verbose=1`) and recorded in `changes`; the current rate is in the logs
-    as `d_lr`. With a `kgt.GAN` the state is kept in the GAN, so it is saved
-    and restored with it (`BackupAndRestore`, `ModelCheckpoint`).
-
-    D's loss is judged without any gradient penalty. For a model that is
-    not a `kgt.GAN`, pass `optimizer=` and `floor=`, and have its
-    `train_step` return the batch's own adversarial losses (no penalty) as
-    `d_loss` and `g_loss`.
+    For a model that is not a `kgt.GAN`, pass `optimizer=` and `floor=`, and
+    have its `train_step` return the batch's own adversarial losses (no
+    penalty) as `d_loss` and `g_loss`: the callback runs the same
+    controller after each batch.
 
     Args:
         collapse_below: float > 0. How close to the floor D's smoothed loss
@@ -420,17 +200,7 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         verbose: int. 1 prints each change.
     """
 
-    _STATE = (
-        "initialized",
-        "base_lr",
-        "scale",
-        "ema_d",
-        "ema_g",
-        "g_reference",
-        "collapse_streak",
-        "balance_streak",
-        "seen",
-    )
+    _STATE = tricks.DiscriminatorLRBalancer.STATE
 
     def __init__(
         self,
@@ -445,21 +215,16 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         verbose=1,
     ):
         super().__init__()
-        self.collapse_below = check_number(
-            "collapse_below", collapse_below, low=0.0, low_open=True
+        self.trick = tricks.DiscriminatorLRBalancer(
+            collapse_below,
+            patience,
+            factor,
+            min_lr,
+            recover,
+            smoothing,
+            floor,
+            name="lr_balancer_trick",
         )
-        self.patience = check_int("patience", patience, low=1)
-        self.factor = check_number(
-            "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True
-        )
-        self.min_lr = check_number("min_lr", min_lr, low=0.0)
-        self.recover = (
-            None if recover is None else check_number("recover", recover, low=1.0)
-        )
-        self.smoothing = check_number(
-            "smoothing", smoothing, low=0.0, high=1.0, high_open=True
-        )
-        self.floor = None if floor is None else check_number("floor", floor)
         if optimizer is not None and not isinstance(
             optimizer, keras.optimizers.Optimizer
         ):
@@ -470,270 +235,156 @@ class DiscriminatorLRBalancer(keras.callbacks.Callback):
         self.optimizer = optimizer
         self.verbose = verbose
         self.changes = []
+        self._seen = None
+
+    def __getattr__(self, name):
+        if name in (
+            "collapse_below",
+            "patience",
+            "factor",
+            "min_lr",
+            "recover",
+            "smoothing",
+            "floor",
+        ):
+            return getattr(self.trick, name)
+        raise AttributeError(name)
+
+    def bind(self, gan):
+        if self.optimizer is not None and self.optimizer is not gan.d_optimizer:
+            return None  # another optimizer: the batch hooks drive it
+        return super().bind(gan)
 
     def set_model(self, model):
         super().set_model(model)
-        self._optimizer = self._resolve_optimizer(model)
-        self._state = _state_for(model, "lr_balancer", self._STATE)
-        self._synced = False
-        # Wrap a schedule now: the compiled step is built after `set_model`.
-        lr = self._optimizer._learning_rate
-        if isinstance(
-            lr, keras.optimizers.schedules.LearningRateSchedule
-        ) and not isinstance(lr, ScaledSchedule):
-            self._optimizer.learning_rate = ScaledSchedule(lr)
-            model.train_function = None
-
-    def _resolve_optimizer(self, model):
-        if self.optimizer is not None:
-            return self.optimizer
-        optimizer = model.d_optimizer if _is_gan(model) else None
+        if self._bound:
+            return
+        optimizer = self.optimizer
+        if optimizer is None and isinstance(model, GAN):
+            optimizer = model.d_optimizer
         if optimizer is None:
             raise ValueError(
                 "DiscriminatorLRBalancer needs the discriminator's optimizer: use it "
                 "with a compiled kgt.GAN, or pass optimizer=..."
             )
-        return optimizer
-
-    def on_train_begin(self, logs=None):
-        if self.floor is not None:
-            self._floor = self.floor
-        elif _is_gan(self.model):
-            self._floor = _label_floor(self.model)
-            if self._floor is None:
-                raise ValueError(
-                    f"The {type(self.model.loss).__name__} loss has no lowest value, so "
-                    "a collapse of D's loss cannot be told from progress; the balancer "
-                    "does not apply to it."
-                )
-        else:
-            self._floor = 0.0
+        if getattr(self, "_local", None) is None:
+            trick = self.trick
+            self._local = (
+                tricks._ScalarState(trick.STATE, name=tricks.BALANCER_STATE),
+                tricks._ScalarState(
+                    ["count"]
+                    + [f"{f}_{i}" for i in range(trick.SLOTS) for f in trick.FIELDS],
+                    name=tricks.BALANCER_CHANGES,
+                ),
+            )
+        floor = 0.0 if self.floor is None else self.floor
+        self.trick.bind_optimizer(optimizer, *self._local, floor)
 
     @property
-    def _scheduled(self):
-        return isinstance(self._optimizer._learning_rate, ScaledSchedule)
+    def _state(self):
+        """The controller's state, `{name: float}` (a host read)."""
+        return self.trick.state.read()
 
-    def _apply_scale(self):
-        scale = self._state["scale"]
-        if self._scheduled:
-            self._optimizer._learning_rate.scale.assign(scale)
-        else:
-            self._optimizer.learning_rate = self._state["base_lr"] * scale
+    def on_train_begin(self, logs=None):
+        self._seen, _ = self.trick.read_changes(since=10**12)
 
-    def current_lr(self):
-        """D's learning rate now, as a float."""
-        return float(ops.convert_to_numpy(self._optimizer.learning_rate))
-
-    def _sync(self):
-        """Initialises the state, or re-applies a restored one, once per fit."""
-        state = self._state
-        state.refresh()  # BackupAndRestore may have restored it.
-        if not state["initialized"]:
-            state["base_lr"] = 1.0 if self._scheduled else self.current_lr()
-            state["scale"] = 1.0
-            state["initialized"] = 1.0
-        self._apply_scale()
-        state.flush()
-        self._synced = True
-
-    def _batch_losses(self, logs):
-        if _is_gan(self.model):
-            values = self.model.batch_values()
-            # The penalty is no part of the game's balance.
-            return values["d_loss"] - values["penalty"], values["g_loss"]
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bound:
+            return
         logs = logs or {}
         if "d_loss" not in logs:
             raise ValueError(
                 "DiscriminatorLRBalancer needs the batch's D loss in the logs as "
                 f"`d_loss`. Received logs with keys {sorted(logs)}"
             )
-        return float(logs["d_loss"]), float(logs.get("g_loss", 0.0))
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if not self._synced:
-            self._sync()
-
-    def on_train_batch_end(self, batch, logs=None):
-        d_loss, g_loss = self._batch_losses(logs)
-        state = self._state
-        if math.isfinite(d_loss) and math.isfinite(g_loss):
-            s = self.smoothing if state["seen"] else 0.0
-            state["seen"] += 1
-            state["ema_d"] = s * state["ema_d"] + (1 - s) * d_loss
-            state["ema_g"] = s * state["ema_g"] + (1 - s) * g_loss
-            self._judge()
-            state.flush()
-        if logs is not None:
-            logs["d_lr"] = self.current_lr()
-
-    def _judge(self):
-        state = self._state
-        excess = state["ema_d"] - self._floor
-        if excess < self.collapse_below:
-            if state["collapse_streak"] == 0:
-                state["g_reference"] = state["ema_g"]
-            state["collapse_streak"] += 1
-            state["balance_streak"] = 0
-            if state["collapse_streak"] >= self.patience:
-                # G's loss has not fallen meaningfully: G is not catching up.
-                if state["ema_g"] >= state["g_reference"] - 0.1 * abs(
-                    state["g_reference"]
-                ):
-                    self._rescale(
-                        self.factor,
-                        f"D's loss within {excess:.3g} of its floor "
-                        f"{self._floor:.3g} for {self.patience} batches while G's loss "
-                        f"rose to {state['ema_g']:.3g}",
-                    )
-                state["collapse_streak"] = 0
-            return
-        state["collapse_streak"] = 0
-        if excess > 2 * self.collapse_below and self.recover not in (None, 1.0):
-            state["balance_streak"] += 1
-            if state["balance_streak"] >= self.patience and state["scale"] < 1.0:
-                self._rescale(
-                    self.recover,
-                    f"D's loss {excess:.3g} above its floor for "
-                    f"{self.patience} batches",
-                )
-                state["balance_streak"] = 0
-        else:
-            state["balance_streak"] = 0
-
-    def _rescale(self, multiplier, reason):
-        state = self._state
-        old_lr = self.current_lr()
-        scale = state["scale"]
-        new_scale = min(scale * multiplier, 1.0)
-        if multiplier < 1.0:
-            unscaled_lr = old_lr / scale
-            if unscaled_lr > 0:
-                new_scale = max(new_scale, min(scale, self.min_lr / unscaled_lr))
-        if new_scale == scale:
-            return
-        state["scale"] = new_scale
-        self._apply_scale()
-        new_lr = self.current_lr()
-        step = _training_step(self.model) if _is_gan(self.model) else None
-        self.changes.append(
-            {"step": step, "old_lr": old_lr, "new_lr": new_lr, "reason": reason}
+        step = _training_step(self.model)
+        self.trick.control(
+            step, float(logs["d_loss"]), float(logs.get("g_loss", 0.0)), True
         )
-        if self.verbose:
-            print(
-                f"\nDiscriminatorLRBalancer: {reason}: D learning rate {old_lr:.3g} -> {new_lr:.3g}"
-            )
+        logs["d_lr"] = self.current_lr()
 
     def on_epoch_end(self, epoch, logs=None):
+        self._report()
         if logs is not None:
             logs["d_lr"] = self.current_lr()
 
+    def on_train_end(self, logs=None):
+        self._report()
+
+    def _report(self):
+        if isinstance(self.model, GAN):
+            self.model.sync_state()
+        count, found = self.trick.read_changes(since=self._seen)
+        self._seen = count
+        for change in found:
+            reason = self.trick.describe(change)
+            self.changes.append(
+                {
+                    "step": int(change["step"]),
+                    "old_lr": change["old_lr"],
+                    "new_lr": change["new_lr"],
+                    "reason": reason,
+                }
+            )
+            if self.verbose:
+                print(
+                    f"\nDiscriminatorLRBalancer: {reason}: D learning rate "
+                    f"{change['old_lr']:.3g} -> {change['new_lr']:.3g}"
+                )
+
+    def current_lr(self):
+        """D's learning rate now, as a float."""
+        return self.trick.current_lr()
+
     def get_config(self):
-        return {
-            "collapse_below": self.collapse_below,
-            "patience": self.patience,
-            "factor": self.factor,
-            "min_lr": self.min_lr,
-            "recover": self.recover,
-            "smoothing": self.smoothing,
-            "floor": self.floor,
-            "verbose": self.verbose,
+        config = self.trick.get_config()
+        config = {
+            k: config[k] for k in config if k not in ("name", "trainable", "dtype")
         }
+        return {**config, "verbose": self.verbose}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
 
-def update_average(pairs, copies, decay, step=None, where=None):
-    """One EMA update: `average = d * average + (1 - d) * weight` for each
-    `(average, weight)` pair, with `d = min(decay, (1 + step) / (10 + step))`
-    when `step` (a number or a tensor) is given; `copy = weight` for each pair
-    of `copies`. With `where` (a boolean tensor), only where it holds: else
-    every average (of a finite weight) and copy keeps its value. Written in
-    `keras.ops`, so it runs inside a compiled step."""
-    if step is not None:
-        step = ops.cast(step, "float32")
-        decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
-    if where is not None:
-        # One scalar select, not one per weight: d = 1 keeps each average
-        # exactly (1 * average + 0 * weight).
-        decay = ops.where(where, decay, 1.0)
-    for average, weight in pairs:
-        average.assign(
-            ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
-        )
-    for copy, weight in copies:
-        # A copy, not the same buffer: JAX donates each state buffer once.
-        value = ops.copy(weight)
-        if where is not None:
-            value = ops.where(where, value, copy.value)
-        copy.assign(value)
-
-
-def _clone_generator(model):
-    """A built structural copy of `model.generator`, with the same weights."""
-    generator = model.generator
-    clone = keras.models.clone_model(generator)
-    if not clone.built:
-        if _is_gan(model):
-            clone(model.symbolic_generator_inputs())
-        elif getattr(generator, "inputs", None):
-            clone(generator.inputs)
-        else:
-            raise ValueError(
-                "GeneratorEMA cannot build a copy of this generator: use a kgt.GAN "
-                "or a functional generator."
-            )
-    clone.set_weights(generator.get_weights())
-    return clone
-
-
-class GeneratorEMA(_InStepCallback):
-    """An exponential moving average of the generator's weights.
-
-    Yazıcı et al. 2019 ("The Unusual Effectiveness of Averaging in GAN
-    Training"); ProGAN, StyleGAN and BigGAN sample from such an average.
-    After every batch each averaged weight becomes
-    `d * average + (1 - d) * weight`, with `d = min(decay, (1 + t) / (10 + t))`
-    at step `t` when `warmup` is on, so early averages are not stuck at the
-    random initialisation. Non-trainable weights (batch-norm statistics) are
-    copied during training; they belong to the raw generator's weights, not
-    the average's, so when `fit` ends the averaged generator's batch-norm
-    statistics are recomputed from its own samples
-    (`kgt.GAN.recalibrate_batch_norm`, BigGAN's "standing statistics"). On the
-    grid-25 mixture this raised the averaged generator's high-quality samples
-    from 38.9% to 52.4% (3 seeds; benchmarks/results/modes.md). A
-    conditional GAN needs labels for that, so it is left to you there: call
-    `gan.recalibrate_batch_norm(labels=...)` after `fit`.
+class GeneratorEMA(tricks.TrickCallback):
+    """An exponential moving average of the generator's weights: the face
+    of `kgt.tricks.GeneratorEMA` (see it for the update and the batch-norm
+    recalibration when `fit` ends).
 
     With a `kgt.GAN` the averaged generator is kept in the GAN (saved with
-    it), the update runs inside the GAN's compiled step (no per-batch Python
-    work), and `generate()` samples from it (`generate(..., use_ema=False)` for
-    the raw one). For another model with a `generator` attribute it is
-    `callback.ema_generator`.
+    it), the update runs inside the GAN's compiled step, and `generate()`
+    samples from it (`generate(..., use_ema=False)` for the raw one). For
+    another model with a `generator` attribute it is `callback.ema_generator`,
+    updated after each batch.
 
     Args:
         decay: float in [0, 1). Weight of the old average per step.
-        warmup: bool. Use the smaller decay early on (see above).
+        warmup: bool. Use the smaller decay early on.
         recalibrate_batch_norm: bool or None. Recompute the averaged
             generator's batch-norm statistics when `fit` ends (a kgt.GAN
-            only; nothing runs for a generator without batch norm). None:
-            for an unconditional GAN, not for a conditional one (True there
-            is an error: it needs labels).
+            only). None: for an unconditional GAN, not for a conditional one
+            (True there is an error: it needs labels).
     """
 
     def __init__(self, decay=0.999, warmup=True, recalibrate_batch_norm=None):
         super().__init__()
-        self.decay = check_number("decay", decay, low=0.0, high=1.0, high_open=True)
-        self.warmup = bool(warmup)
-        if not (
-            recalibrate_batch_norm is None or isinstance(recalibrate_batch_norm, bool)
-        ):
-            raise TypeError(
-                "`recalibrate_batch_norm` must be True, False or None. Received: "
-                f"recalibrate_batch_norm={recalibrate_batch_norm!r}"
-            )
-        self.recalibrate_batch_norm = recalibrate_batch_norm
+        self.trick = tricks.GeneratorEMA(
+            decay, warmup, recalibrate_batch_norm, name="generator_ema"
+        )
+        self.ema_generator = None
+
+    def __getattr__(self, name):
+        if name in ("decay", "warmup", "recalibrate_batch_norm"):
+            return getattr(self.trick, name)
+        raise AttributeError(name)
+
+    def bind(self, gan):
+        trick = super().bind(gan)
+        trick.setup(gan)
+        self.ema_generator = gan.trick_states[tricks.EMA_GENERATOR]
+        return trick
 
     def set_model(self, model):
         super().set_model(model)
@@ -743,59 +394,21 @@ class GeneratorEMA(_InStepCallback):
                 "GeneratorEMA needs a model with a `generator` attribute (a kgt.GAN). "
                 f"Received a model of type {type(model).__name__}"
             )
-        if _is_gan(model):
-            from keras_gan_tricks.gan import EMA_GENERATOR
-
-            self.ema_generator = model.trick_states.get(EMA_GENERATOR)
-            if self.ema_generator is None:
-                self.ema_generator = model.attach_trick_state(
-                    EMA_GENERATOR, _clone_generator(model)
-                )
-        elif getattr(self, "ema_generator", None) is None:
-            self.ema_generator = _clone_generator(model)
-        self._pairs = list(
-            zip(
-                self.ema_generator.trainable_weights,
-                generator.trainable_weights,
-                strict=True,
-            )
-        )
-        self._copies = list(
-            zip(
-                self.ema_generator.non_trainable_weights,
-                generator.non_trainable_weights,
-                strict=True,
-            )
-        )
-
-        self._in_step = _is_gan(model)
-        if self._in_step:
-            # kgt.GAN updates the average inside its compiled step.
-            model.set_generator_ema(self.decay, self.warmup)
-            if self.recalibrate_batch_norm is True and model.conditional:
-                raise ValueError(
-                    "GeneratorEMA cannot recalibrate a conditional generator's "
-                    "batch-norm statistics without labels: pass "
-                    "recalibrate_batch_norm=False and call "
-                    "gan.recalibrate_batch_norm(labels=...) after fit. Received: "
-                    "recalibrate_batch_norm=True"
-                )
-
-    def on_train_end(self, logs=None):
-        model = self.model
-        if (
-            _is_gan(model)
-            and self.recalibrate_batch_norm is not False
-            and not model.conditional
-        ):
-            model.recalibrate_batch_norm(use_ema=True)
+        if self._bound:
+            return
+        if isinstance(model, GAN):  # outside its fit: the GAN keeps the average
+            self.trick.setup(model)
+            self.ema_generator = model.trick_states[tricks.EMA_GENERATOR]
+            return
+        if self.ema_generator is None:
+            self.ema_generator = tricks.clone_generator(model)
+        self.trick.follow(self.ema_generator, generator)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._in_step:  # a kgt.GAN updates the average in its step
+        if self._bound:  # a kgt.GAN updates the average in its step
             return
         model = self.model  # On JAX, reading it brings the weights up to date.
-        step = _training_step(model) if self.warmup else None
-        update_average(self._pairs, self._copies, self.decay, step)
+        self.trick.update(_training_step(model))
 
     def get_config(self):
         return {
@@ -870,7 +483,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def sample(self):
         """The grid's images, from the fixed latent batch, as a NumPy array."""
-        if _is_gan(self.model):
+        if isinstance(self.model, GAN):
             return self.model.generate(self.n, seed=self.seed, labels=self.labels)
         generator = getattr(self.model, "generator", None)
         if generator is None:
@@ -902,8 +515,6 @@ class SampleGrid(keras.callbacks.Callback):
 
     def _write_summary(self, images, epoch):
         import tensorflow as tf
-
-        from keras_gan_tricks.images import image_grid
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(

@@ -10,18 +10,38 @@ from keras_gan_tricks import _backend
 from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
+from keras_gan_tricks._support import (
+    GANOptimizers,
+    StopOnNonFinite,
+    check_batch_shape,
+    check_fit_data,
+    check_labels,
+    load_streams,
+    recalibrate_batch_norm,
+    save_streams,
+)
 from keras_gan_tricks._utils import (
-    ReplicaSeedGenerator,
     check_int,
+    describe_shape,
     register,
+    static_shape,
     walk_layers,
 )
-from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
+from keras_gan_tricks.architectures import joint_batch, shape_mismatch
+from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.tricks import (
+    EMA_GENERATOR,
+    DiscriminatorContext,
+    NonFiniteGuard,
+    PenaltyTerm,
+    StepOutcome,
+    Trick,
+    TrickCallback,
+    chain_hooks,
+)
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
-_SEED_STATE_KEY = "seed_generator_state"
 _BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
-EMA_GENERATOR = "ema_generator"
 
 # `Model.compile` arguments that have no meaning for a GAN; the GAN's own
 # arguments replace them.
@@ -33,126 +53,15 @@ _REJECTED_COMPILE_ARGS = {
 }
 
 
-# Layers that treat each sample on its own in training, so the
-# discriminator may see real and fake samples in one call.
-_PER_SAMPLE_LAYERS = (
-    keras.layers.InputLayer,
-    keras.layers.Dense,
-    keras.layers.EinsumDense,
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-    keras.layers.Permute,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.LeakyReLU,
-    keras.layers.ReLU,
-    keras.layers.ELU,
-    keras.layers.PReLU,
-    keras.layers.Activation,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.UnitNormalization,
-    keras.layers.SpectralNormalization,
-    keras.layers.ZeroPadding2D,
-    keras.layers.AveragePooling2D,
-    keras.layers.MaxPooling2D,
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.Embedding,
-    keras.layers.Concatenate,
-    keras.layers.Add,
-    keras.layers.Multiply,
-    keras.layers.Identity,
-    InstanceNoise,
-)
-# Layers known to mix the samples of a batch in training.
-_BATCH_COUPLED_LAYERS = (keras.layers.BatchNormalization, MinibatchStdDev)
+class _OutsideStep:
+    """The step operations for objectives evaluated outside a training step
+    (by a user, or `evaluate` on a fresh model): nothing to apply."""
 
+    input_gradient = staticmethod(_backend.input_gradient)
 
-def _is_graph_model(layer):
-    """A Sequential or functional model (not subclassed: its `call` is known)."""
-    return type(layer) is keras.Sequential or type(layer).__name__ == "Functional"
-
-
-def _static_shape(tensor_or_spec):
-    return tuple(None if d is None else int(d) for d in tensor_or_spec.shape)
-
-
-def _shapes_compatible(a, b):
-    """Whether two shapes (without batch) agree where both are known."""
-    return len(a) == len(b) and all(
-        x is None or y is None or x == y for x, y in zip(a, b, strict=False)
-    )
-
-
-def _ends_in_tanh(model):
-    """Whether a Sequential or functional model's last layer applies tanh."""
-    if not _is_graph_model(model) or not model.layers:
-        return False
-    last = model.layers[-1]
-    return getattr(last, "activation", None) is keras.activations.tanh
-
-
-def _is_tensor_dataset(x):
-    """A `tf.data.Dataset`, recognised without importing TensorFlow."""
-    return hasattr(x, "element_spec") and hasattr(x, "take")
-
-
-class GANOptimizers:
-    """`GAN.optimizer`: the discriminator's and generator's optimizers, as
-    Keras's trainers and callbacks see them.
-
-    Keras's JAX trainer carries `model.optimizer.variables` through its train
-    state; here they are both optimizers' variables, so neither optimizer's
-    slots or step count is lost between steps. Keras callbacks that handle
-    several optimizers (`LearningRateScheduler`, `ReduceLROnPlateau`) act on
-    each of `optimizers`; `iterations` is the generator's step count, the
-    number of GAN steps taken (TensorBoard logs against it).
-
-    Not saved itself: the GAN saves `d_optimizer` and `g_optimizer`.
-    """
-
-    def __init__(self, d_optimizer, g_optimizer):
-        self.optimizers = [d_optimizer, g_optimizer]
-        self.name = "gan_optimizers"
-
-    @property
-    def variables(self):
-        return [v for optimizer in self.optimizers for v in optimizer.variables]
-
-    @property
-    def iterations(self):
-        return self.optimizers[1].iterations
-
-    @property
-    def built(self):
-        return all(optimizer.built for optimizer in self.optimizers)
-
-    def build(self, variables):
-        # Each optimizer is built on its own network by `GAN.compile`.
-        del variables
-
-    def scale_loss(self, loss):
-        return loss
-
-    def __getattr__(self, name):
-        # Only reached for attributes not defined above (`learning_rate`...).
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(
-            f"A GAN has two optimizers, so `gan.optimizer.{name}` is ambiguous: "
-            f"use `gan.d_optimizer.{name}` or `gan.g_optimizer.{name}`."
-        )
-
-    def __repr__(self):
-        d, g = self.optimizers
-        return f"GANOptimizers(d_optimizer={d!r}, g_optimizer={g!r})"
+    @staticmethod
+    def run_if(pred, fn, otherwise):
+        return ops.cond(pred, fn, lambda: otherwise)
 
 
 @register
@@ -164,7 +73,10 @@ class GAN(keras.Model):
     subclassed. Each `fit` step updates the discriminator `d_steps` times on
     the batch's real samples and fresh generated ones, then the generator
     once, each network with its own optimizer. The step is written once in
-    `keras.ops`; only taking and applying gradients is per backend.
+    `keras.ops`; only taking and applying gradients is per backend. Tricks
+    (`kgt.tricks`) act inside it through their hooks: `compile(tricks=...)`
+    for the whole life of the GAN, and the tricks of `kgt.callbacks` faces
+    for one `fit`.
 
     A conditional GAN feeds the data's labels to both networks: the generator
     is called on `[z, labels]` and the discriminator on `[samples, labels]`.
@@ -189,8 +101,8 @@ class GAN(keras.Model):
         instance_noise: float >= 0, `kgt.layers.InstanceNoise` or None.
             Gaussian noise of this stddev added to every sample the
             discriminator sees (real and fake, in both updates) during
-            training, without editing the discriminator. Decay it with
-            `kgt.callbacks.InstanceNoiseDecay`.
+            training, without editing the discriminator (the first of the
+            GAN's tricks). Decay it with `kgt.callbacks.InstanceNoiseDecay`.
         seed: int or None. Seeds the GAN's own random stream (latent
             vectors, label policies, penalties) for reproducible training.
         **kwargs: passed to `keras.Model` (e.g. `name`).
@@ -250,52 +162,35 @@ class GAN(keras.Model):
         self.condition_shape, self.condition_dtype = self._resolve_condition(
             condition_shape, condition_dtype
         )
-        self.seed_generator = ReplicaSeedGenerator(seed, name="gan_seed_generator")
+        self.seed_generator = _backend.seed_generator(seed, name="gan_seed_generator")
         self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
-        # Each batch's own values, for callbacks: Keras hands callbacks the
-        # epoch's running means instead.
-        # One vector, so that reading them costs one transfer.
+        # Each batch's own values, for callbacks (Keras hands them the
+        # epoch's running means), in one vector: one transfer to read.
         self._batch_values = self.add_weight(
             shape=(len(_BATCH_VALUES),),
             initializer="zeros",
             trainable=False,
             name="batch_values",
         )
-        # [steps of this `fit`, the first of them with a non-finite loss or 0].
-        # Once a step is non-finite, the later steps of the `fit` apply
-        # nothing, so `fit` may dispatch steps ahead of the callback that
-        # stops it (no per-batch sync) and still keep the last finite state.
-        self._non_finite = self.add_weight(
-            shape=(2,),
-            dtype="int32",
-            initializer="zeros",
-            trainable=False,
-            name="non_finite",
-        )
-        # Layers holding the state of callbacks (EMA weights, balancer), so
-        # that it is saved, restored and reloaded with the GAN.
+        self.non_finite_guard = NonFiniteGuard(name="non_finite_guard")
+        # Layers holding tricks' state (EMA weights, balancer), saved,
+        # restored and reloaded with the GAN.
         self.trick_states = {}
-        # (decay, warmup) of the in-step generator average, or None; the
-        # GeneratorEMA callbacks of a `fit` request it.
-        self._generator_ema = None
-        self._generator_ema_requested = None
-        # (key, value of the step, layers) of the in-step instance noise
-        # decay, or None; an InstanceNoiseDecay of a `fit` requests it.
-        self._noise_decay = None
-        self._noise_decay_requested = None
-
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-        self.penalty_tracker = keras.metrics.Mean(name="penalty")
-
+        self._term_trackers = {}
         self._build_networks()
         self.d_optimizer = None
         self.g_optimizer = None
         self.loss = None
         self.label_policy = None
         self.penalty = None
+        self.tricks = []
+        self._fit_tricks = []
+        self._hooks = chain_hooks(self._active_tricks())
+        self._step_key = None
         self.d_steps = 1
         self.d_batch = "auto"
         self.joint_discriminator_batch = False
@@ -332,7 +227,7 @@ class GAN(keras.Model):
         inputs = getattr(self.generator, "inputs", None)
         inferred = None
         if inputs:
-            shape = _static_shape(inputs[0])
+            shape = static_shape(inputs[0])
             if len(shape) == 2 and shape[1] is not None:
                 inferred = shape[1]
         if latent_dim is None:
@@ -357,7 +252,7 @@ class GAN(keras.Model):
         if condition_shape is None:
             if inputs and len(inputs) == 2:
                 spec = inputs[1]
-                return _static_shape(spec)[1:], keras.backend.standardize_dtype(
+                return static_shape(spec)[1:], keras.backend.standardize_dtype(
                     spec.dtype
                 )
             if inputs and len(inputs) > 2:
@@ -413,47 +308,40 @@ class GAN(keras.Model):
         try:
             fake = self.generator(self._g_inputs(z, condition))
         except Exception as error:
+            labels = (
+                f" with labels of shape (batch, *{self.condition_shape})"
+                if self.conditional
+                else ""
+            )
             raise ValueError(
                 "Could not call the generator on latent vectors of shape "
-                f"(batch, {self.latent_dim})"
-                + (
-                    f" with labels of shape (batch, *{self.condition_shape})"
-                    if self.conditional
-                    else ""
-                )
-                + f": {error}"
+                f"(batch, {self.latent_dim}){labels}: {error}"
             ) from error
         if isinstance(fake, (list, tuple)):
             raise ValueError(
                 f"The generator must return one tensor. It returned {len(fake)} outputs."
             )
-        self.sample_shape = _static_shape(fake)[1:]
-
+        self.sample_shape = static_shape(fake)[1:]
         d_inputs = getattr(self.discriminator, "inputs", None)
         if d_inputs:
-            expected = _static_shape(d_inputs[0])[1:]
-            if not _shapes_compatible(expected, self.sample_shape):
-                raise ValueError(
-                    "The generator's output shape does not match the "
-                    f"discriminator's input shape. Generator output: "
-                    f"(batch, {', '.join(map(str, self.sample_shape))}); "
-                    f"discriminator input: (batch, {', '.join(map(str, expected))})."
-                )
+            mismatch = shape_mismatch(self.sample_shape, static_shape(d_inputs[0])[1:])
+            if mismatch:
+                raise ValueError(mismatch)
         try:
             logits = self.discriminator(self._d_inputs(fake, condition))
         except Exception as error:
             raise ValueError(
                 "The discriminator cannot take the generator's output of shape "
-                f"(batch, {', '.join(map(str, self.sample_shape))}): {error}"
+                f"{describe_shape(self.sample_shape)}: {error}"
             ) from error
-        if isinstance(logits, (list, tuple)) or _static_shape(logits)[1:] not in (
+        if isinstance(logits, (list, tuple)) or static_shape(logits)[1:] not in (
             (),
             (1,),
         ):
             shape = (
-                [_static_shape(t) for t in logits]
+                [static_shape(t) for t in logits]
                 if isinstance(logits, (list, tuple))
-                else _static_shape(logits)
+                else static_shape(logits)
             )
             raise ValueError(
                 "The discriminator must emit one logit per sample, of shape "
@@ -472,6 +360,7 @@ class GAN(keras.Model):
         penalty=None,
         d_steps=1,
         d_batch="auto",
+        tricks=None,
         **kwargs,
     ):
         """Configures the GAN for training.
@@ -485,7 +374,8 @@ class GAN(keras.Model):
             label_policy: `kgt.labels.LabelPolicy` or None. Perturbs the
                 discriminator's targets (never the generator's).
             penalty: `kgt.penalties.Penalty` or None. Added to the
-                discriminator's loss.
+                discriminator's loss (a `kgt.tricks.PenaltyTerm`, after
+                `tricks`).
             d_steps: int >= 1. Discriminator updates per generator update,
                 each on the batch's real samples and fresh latent vectors.
             d_batch: `"joint"`, `"separate"` or `"auto"`. How the
@@ -497,6 +387,9 @@ class GAN(keras.Model):
                 statistics. `"auto"` is joint when every layer of the
                 discriminator is a known per-sample Keras or kgt layer
                 (`GAN.joint_discriminator_batch` says which was chosen).
+            tricks: list of `kgt.tricks.Trick`, or None. Run inside every
+                training step, in this order (see `kgt.tricks`); saved with
+                the GAN.
             **kwargs: `keras.Model.compile` options that apply to a GAN:
                 `run_eagerly`, `jit_compile`, `steps_per_execution`.
         """
@@ -507,10 +400,11 @@ class GAN(keras.Model):
                     f"Received: {arg}={kwargs[arg]!r}"
                 )
         d_steps = check_int("d_steps", d_steps, low=1)
-        joint = self._resolve_d_batch(d_batch)
+        joint = joint_batch(self.discriminator, d_batch)
         loss = losses_module.get(loss)
         label_policy = labels_module.get(label_policy)
         penalty = penalties_module.get(penalty)
+        tricks = self._check_tricks(tricks)
         if label_policy is not None and not loss.uses_labels:
             raise ValueError(
                 f"The {type(loss).__name__} loss has fixed targets, so a label "
@@ -544,8 +438,8 @@ class GAN(keras.Model):
                     f"The {arg} has no trainable variables (is `{arg}.trainable` "
                     "False?), so it cannot be trained."
                 )
-        self._check_backend_limits(penalty, kwargs)
         self._glue = _backend.get()
+        self._glue.check_limits(self, penalty, kwargs)
         # No Keras-level optimizer: the default would be an unused RMSprop
         # whose slots for every variable get built and saved.
         super().compile(optimizer=None, **kwargs)
@@ -560,73 +454,48 @@ class GAN(keras.Model):
         self.d_batch = d_batch
         self.joint_discriminator_batch = joint
         self._keras_compile_args = dict(kwargs)
+        if penalty is not None:
+            tricks.append(PenaltyTerm(penalty, name="penalty_term"))
+        self.tricks = tricks
+        for trick in tricks:
+            trick.setup(self)
+        self._use_tricks([])
         # Create the slots now, outside any compiled function, so that they
         # exist before weights are loaded into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    @staticmethod
+    def _check_tricks(tricks):
+        if tricks is None:
+            return []
+        if isinstance(tricks, Trick) or not isinstance(tricks, (list, tuple)):
+            raise TypeError(
+                "`tricks` must be a list of kgt.tricks.Trick. "
+                f"Received: tricks={tricks!r}"
+            )
+        tricks = [
+            keras.saving.deserialize_keras_object(t) if isinstance(t, dict) else t
+            for t in tricks
+        ]
+        for trick in tricks:
+            if not isinstance(trick, Trick):
+                raise TypeError(
+                    "`tricks` must hold kgt.tricks.Trick objects. "
+                    f"Received: {trick!r} (of type {type(trick).__name__}) in "
+                    f"tricks={tricks!r}"
+                )
+        if len({id(t) for t in tricks}) != len(tricks):
+            raise ValueError(
+                f"`tricks` holds the same trick twice. Received: tricks={tricks!r}"
+            )
+        return tricks
 
     def _uses_float16(self):
         return any(
             net.dtype_policy.compute_dtype == "float16"
             for net in (self, self.generator, self.discriminator)
         )
-
-    def _resolve_d_batch(self, d_batch):
-        if d_batch not in ("auto", "joint", "separate"):
-            raise ValueError(
-                "`d_batch` must be 'auto', 'joint' or 'separate'. "
-                f"Received: d_batch={d_batch!r}"
-            )
-        coupled = [
-            layer
-            for layer in walk_layers(self.discriminator)
-            if not isinstance(layer, _PER_SAMPLE_LAYERS)
-        ]
-        if d_batch == "joint":
-            mixing = [
-                layer for layer in coupled if isinstance(layer, _BATCH_COUPLED_LAYERS)
-            ]
-            if mixing:
-                raise ValueError(
-                    "`d_batch='joint'` would let the discriminator's "
-                    f"{type(mixing[0]).__name__} layer {mixing[0].name!r} mix the "
-                    "real and fake batches' statistics. Use d_batch='separate' "
-                    "(or 'auto'). Received: d_batch='joint'"
-                )
-            return True
-        if d_batch == "separate":
-            return False
-        # Sequential and functional models are graphs of their layers; a
-        # subclassed model's `call`, or a layer of unknown kind, may couple
-        # the samples of a batch, so "auto" keeps the batches apart then.
-        return all(_is_graph_model(layer) for layer in coupled)
-
-    def _check_backend_limits(self, penalty, kwargs):
-        """Rejects, before training, what the active backend cannot run."""
-        if keras.backend.backend() != "torch":
-            return
-        steps = kwargs.get("steps_per_execution", 1)
-        if steps != 1:
-            raise ValueError(
-                "`steps_per_execution` must be 1 on the PyTorch backend (a Keras "
-                f"limit). Received: steps_per_execution={steps!r}"
-            )
-        if kwargs.get("jit_compile") is True and penalty is not None:
-            raise ValueError(
-                "On the PyTorch backend, `jit_compile=True` (torch.compile) cannot "
-                "differentiate twice, which a gradient penalty needs. Drop one of "
-                f"them. Received: jit_compile=True, penalty={penalty!r}"
-            )
-        for layer in walk_layers(self.discriminator):
-            if isinstance(layer, keras.layers.SpectralNormalization):
-                raise ValueError(
-                    "keras.layers.SpectralNormalization rewrites its kernel in place "
-                    "on every training call, which breaks PyTorch's autograd when "
-                    "the discriminator sees the real and the fake batch before one "
-                    "backward pass. Use the TensorFlow or JAX backend for spectral "
-                    "normalization, or a gradient penalty (kgt.penalties.R1) "
-                    f"instead. Received a discriminator with layer {layer.name!r}."
-                )
 
     @staticmethod
     def _get_optimizer(arg, optimizer):
@@ -644,7 +513,7 @@ class GAN(keras.Model):
         if not self.compiled:
             return {}
         serialize = keras.saving.serialize_keras_object
-        return {
+        config = {
             "d_optimizer": serialize(self.d_optimizer),
             "g_optimizer": serialize(self.g_optimizer),
             "loss": serialize(self.loss),
@@ -656,6 +525,10 @@ class GAN(keras.Model):
             "d_batch": self.d_batch,
             **self._keras_compile_args,
         }
+        tricks = [t for t in self.tricks if not isinstance(t, PenaltyTerm)]
+        if tricks:
+            config["tricks"] = [serialize(t) for t in tricks]
+        return config
 
     def compile_from_config(self, config):
         config = dict(config)
@@ -663,7 +536,42 @@ class GAN(keras.Model):
             config[key] = keras.optimizers.deserialize(config[key])
         self.compile(**config)
 
-    # Metrics.
+    # The tricks of a step.
+
+    def _active_tricks(self):
+        noise = [] if self.instance_noise is None else [self.instance_noise]
+        return [*noise, *self.tricks, *self._fit_tricks]
+
+    def _use_tricks(self, fit_tricks):
+        """Runs the compile tricks and `fit_tricks` in the steps from now on
+        (a new compiled step only when the set changes)."""
+        self._fit_tricks = list(fit_tricks)
+        active = self._active_tricks()
+        key = tuple(t.trace_key() for t in active)
+        if key != self._step_key:
+            self._step_key = key
+            self._hooks = chain_hooks(active)
+            for name in (n for t in active for n in t.loss_names):
+                if name not in self._term_trackers:
+                    self._term_trackers[name] = keras.metrics.Mean(name=name)
+            self.train_function = None
+            self.test_function = None
+
+    def discriminator_input_tricks(self):
+        """The GAN's tricks that transform D's inputs, then the discriminator."""
+        return [*self._hooks["discriminator_input"], self.discriminator]
+
+    def instance_noise_layers(self):
+        """Every `kgt.layers.InstanceNoise` applied to D's inputs: the
+        `instance_noise` option, such tricks, and those inside D."""
+        found = []
+        for root in self.discriminator_input_tricks():
+            for layer in walk_layers(root):
+                if isinstance(layer, InstanceNoise) and all(
+                    layer is not f for f in found
+                ):
+                    found.append(layer)
+        return found
 
     @property
     def metrics(self):
@@ -673,9 +581,8 @@ class GAN(keras.Model):
             self.d_real_tracker,
             self.d_fake_tracker,
         ]
-        if self.penalty is not None:
-            trackers.append(self.penalty_tracker)
-        return trackers
+        names = [n for t in self._hooks["discriminator_loss"] for n in t.loss_names]
+        return trackers + [self._term_trackers[n] for n in names]
 
     # The step, written once in keras.ops.
 
@@ -691,19 +598,24 @@ class GAN(keras.Model):
         return self.generator(self._g_inputs(z, condition), training=training)
 
     def _discriminate(self, samples, condition, training):
-        if self.instance_noise is not None:
-            samples = self.instance_noise(samples, training=training)
+        for trick in self._hooks["discriminator_input"]:
+            samples = trick.discriminator_input(samples, training)
         return self.discriminator(self._d_inputs(samples, condition), training=training)
 
-    def discriminator_objective(self, real, condition=None, training=True):
+    def discriminator_objective(self, real, condition=None, training=True, ops_=None):
         """The discriminator's loss on a real batch and a fresh fake batch.
 
-        Returns `(loss, aux)`, `loss` including the penalty, `aux` a dict with
-        `real_logits`, `fake_logits` and `penalty`. Label policies act only
-        when `training` is True.
+        Returns `(loss, aux)`: `loss` includes the tricks' terms (the
+        penalty among them); `aux` holds `real_logits`, `fake_logits`,
+        `terms` (each term), `penalty` (their sum, 0 without any) and
+        `game_loss` (the loss without them). Label policies act only when
+        `training` is True.
         """
+        step_ops = ops_ or _OutsideStep
         batch_size = ops.shape(real)[0]
         fake = ops.stop_gradient(self._fake(batch_size, condition, training))
+        for trick in self._hooks["discriminator_fakes"]:
+            fake = trick.discriminator_fakes(fake, training)
         if self.joint_discriminator_batch:
             both = None
             if self.conditional:
@@ -721,33 +633,34 @@ class GAN(keras.Model):
             real_labels, fake_labels = self.label_policy(
                 real_labels, fake_labels, seed=self.seed_generator
             )
-        loss = self.loss.discriminator_loss(
+        game = self.loss.discriminator_loss(
             real_logits, fake_logits, real_labels, fake_labels
         )
-        penalty = ops.zeros((), dtype="float32")
-        if self.penalty is not None:
-
-            def compute():
-                return self.penalty(
-                    lambda x: self._discriminate(x, condition, training),
-                    real,
-                    fake,
-                    seed=self.seed_generator,
-                )
-
-            every = self.penalty.every
-            if every == 1 or not training:
-                penalty = compute()
-            else:  # lazy: on every `every`-th step, `every` times as strong
-                due = ops.equal(ops.mod(self.d_optimizer.iterations, every), 0)
-                penalty = self._glue.run_if(
-                    due, lambda: compute() * float(every), penalty
-                )
-            loss = loss + penalty
-        return loss, {
+        terms = {}
+        if self._hooks["discriminator_loss"]:
+            context = DiscriminatorContext(
+                discriminate=lambda x: self._discriminate(x, condition, training),
+                real=real,
+                fake=fake,
+                real_logits=real_logits,
+                fake_logits=fake_logits,
+                step=self.g_optimizer.iterations,
+                d_step=self.d_optimizer.iterations,
+                training=training,
+                seed=self.seed_generator,
+                input_gradient=step_ops.input_gradient,
+                run_if=step_ops.run_if,
+            )
+            for trick in self._hooks["discriminator_loss"]:
+                for name, value in (trick.discriminator_loss(context) or {}).items():
+                    terms[name] = ops.cast(value, "float32")
+        extra = sum(terms.values()) if terms else ops.zeros((), "float32")
+        return game + extra, {
             "real_logits": real_logits,
             "fake_logits": fake_logits,
-            "penalty": penalty,
+            "penalty": extra,
+            "game_loss": game,
+            "terms": terms,
         }
 
     def generator_objective(self, batch_size, condition=None, training=True):
@@ -755,6 +668,8 @@ class GAN(keras.Model):
         fake_logits = self._discriminate(
             self._fake(batch_size, condition, training), condition, training
         )
+        for trick in self._hooks["generator_logits"]:
+            fake_logits = trick.generator_logits(fake_logits)
         return self.loss.generator_loss(fake_logits), {"fake_logits": fake_logits}
 
     def _unpack(self, data):
@@ -773,20 +688,13 @@ class GAN(keras.Model):
                     "Each batch must be images or (images, labels). "
                     f"Received a batch x of {len(x)} tensors."
                 )
-        shape = _static_shape(x)[1:]
-        if not _shapes_compatible(shape, self.sample_shape):
+        check_batch_shape(self, x)
+        if self.conditional and y is None:
             raise ValueError(
-                "The data's sample shape does not match the generator's output. "
-                f"Data batch shape: {_static_shape(x)}; generator output: "
-                f"(batch, {', '.join(map(str, self.sample_shape))})."
+                "This GAN is conditional: pass labels with the images, "
+                "`fit(images, labels)` or a dataset of (images, labels)."
             )
-        if self.conditional:
-            if y is None:
-                raise ValueError(
-                    "This GAN is conditional: pass labels with the images, "
-                    "`fit(images, labels)` or a dataset of (images, labels)."
-                )
-        elif y is not None:
+        if not self.conditional and y is not None:
             if not self._warned_ignored_labels:
                 warnings.warn(
                     "kgt.GAN is unconditional, so the labels in the data are "
@@ -795,12 +703,12 @@ class GAN(keras.Model):
                 )
                 self._warned_ignored_labels = True
             y = None
-        x = ops.cast(x, self.generator.compute_dtype)
-        return x, y
+        return ops.cast(x, self.generator.compute_dtype), y
 
     def _record(self, d_loss, g_loss, d_aux, training):
         d_real = ops.mean(self.loss.score(d_aux["real_logits"]))
         d_fake = ops.mean(self.loss.score(d_aux["fake_logits"]))
+        terms = d_aux["terms"]
         if training:
             values = (d_loss, g_loss, d_real, d_fake, d_aux["penalty"])
             self._batch_values.assign(
@@ -810,8 +718,8 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(d_real)
         self.d_fake_tracker.update_state(d_fake)
-        if self.penalty is not None:
-            self.penalty_tracker.update_state(d_aux["penalty"])
+        for name, value in terms.items():
+            self._term_trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, *args):
@@ -824,163 +732,76 @@ class GAN(keras.Model):
         """One step of `evaluate`: both losses on a batch, no update."""
         return self._glue.run_step(self, self._test_step, args, with_optimizer=False)
 
-    def _train_step(self, data):
+    def _train_step(self, data, step_ops):
         real, condition = self._unpack(data)
-        noise_stddev = None
-        if self._noise_decay is not None:
-            # Before the snapshot below: a non-finite step keeps the new
-            # stddev, which follows the step count (such a step does not
-            # advance it).
-            _, value, layers = self._noise_decay
-            noise_stddev = value(self.g_optimizer.iterations)
-            for layer in layers:
-                layer.stddev.assign(noise_stddev)
-        # Running statistics (batch norm, spectral norm's vector) as they were
-        # before the step: a step that turns non-finite leaves them as well
-        # as the weights and optimizers (the glue skips those updates).
-        statistics = [
-            variable
-            for net in (self.generator, self.discriminator)
-            for variable in net.non_trainable_variables
-        ]
-        saved = [ops.copy(variable.value) for variable in statistics]
-        steps, first_non_finite = ops.unstack(self._non_finite.value)
-        allowed = ops.equal(first_non_finite, 0)  # no non-finite step yet
-        finite = allowed
+        hooks = self._hooks
+        for trick in hooks["start_step"]:
+            trick.start_step(self.g_optimizer.iterations)
+        token = self.non_finite_guard.begin(
+            [
+                v
+                for net in (self.generator, self.discriminator)
+                for v in net.non_trainable_variables
+            ]
+        )
+        finite = token["allowed"]
         for _ in range(self.d_steps):
-            d_loss, d_aux, finite = self._glue.minimize(
-                lambda: self.discriminator_objective(real, condition),
+            d_loss, d_aux, finite = step_ops.minimize(
+                lambda: self.discriminator_objective(real, condition, ops_=step_ops),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
                 allow=finite,
             )
-        batch_size = ops.shape(real)[0]
-        g_loss, _, finite = self._glue.minimize(
-            lambda: self.generator_objective(batch_size, condition),
+        g_loss, _, finite = step_ops.minimize(
+            lambda: self.generator_objective(ops.shape(real)[0], condition),
             self.generator.trainable_variables,
             self.g_optimizer,
             allow=finite,
         )
-        for variable, value in zip(statistics, saved, strict=True):
-            variable.assign(ops.where(finite, variable.value, value))
-        steps = steps + 1
-        first_non_finite = ops.where(
-            ops.logical_and(allowed, ops.logical_not(finite)), steps, first_non_finite
-        )
-        self._non_finite.assign(ops.cast(ops.stack([steps, first_non_finite]), "int32"))
-        if self._generator_ema is not None:
-            self._update_generator_ema(finite)
+        self.non_finite_guard.end(token, finite)
+        if hooks["end_step"]:
+            outcome = StepOutcome(
+                step=self.g_optimizer.iterations,
+                finite=finite,
+                d_loss=d_aux["game_loss"],
+                g_loss=g_loss,
+                terms=d_aux["terms"],
+                real_logits=d_aux["real_logits"],
+                fake_logits=d_aux["fake_logits"],
+            )
+            for trick in hooks["end_step"]:
+                trick.end_step(outcome)
         logs = self._record(d_loss, g_loss, d_aux, training=True)
-        if noise_stddev is not None:
-            logs["noise_stddev"] = noise_stddev
+        for trick in hooks["logs"]:
+            for name, value in trick.logs().items():
+                # A variable's value as the step left it (JAX: in its scope).
+                logs[name] = value.value if isinstance(value, keras.Variable) else value
         return logs
 
-    def _reset_non_finite(self):
-        self._non_finite.assign(ops.zeros((2,), "int32"))
-
-    def train_on_batch(self, *args, **kwargs):
-        # Each call stands alone: a non-finite batch skips its own update only.
-        self._reset_non_finite()
-        return super().train_on_batch(*args, **kwargs)
-
-    def set_generator_ema(self, decay, warmup=True):
-        """Updates the averaged generator (`trick_states["ema_generator"]`)
-        inside each training step of the current `fit`, or not with
-        `decay=None`.
-
-        `kgt.callbacks.GeneratorEMA` calls this when `fit` hands it the GAN;
-        see it for the update. A `fit` without the callback does not
-        average."""
-        if decay is not None and EMA_GENERATOR not in self.trick_states:
-            raise ValueError(
-                "No averaged generator is attached: use "
-                "kgt.callbacks.GeneratorEMA, which makes one."
-            )
-        # Applied when the step is next made (`make_train_function`).
-        self._generator_ema_requested = (
-            None if decay is None else (float(decay), bool(warmup))
-        )
-
-    def set_instance_noise_decay(self, value, layers, key=None):
-        """Sets the stddev of each `kgt.layers.InstanceNoise` in `layers` to
-        `value(step)` at the start of each training step of the current
-        `fit` (step: the generator optimizer's iteration count, a tensor), and
-        logs it as `noise_stddev`; `value=None` stops it.
-
-        `kgt.callbacks.InstanceNoiseDecay` calls this when `fit` hands it the
-        GAN, so the decay costs no per-batch work outside the step. `key`:
-        requests with equal keys share the compiled step (default: `value`
-        itself)."""
-        if value is None:
-            config = None
-        else:
-            if not callable(value):
-                raise TypeError(
-                    "`value` must be a callable of the step count. "
-                    f"Received: value={value!r}"
-                )
-            layers = tuple(layers)
-            for layer in layers:
-                if not isinstance(layer, InstanceNoise):
-                    raise TypeError(
-                        "`layers` must hold kgt.layers.InstanceNoise layers. "
-                        f"Received: layers={list(layers)!r}"
-                    )
-            config = (value if key is None else key, value, layers)
-        # Applied when the step is next made (`make_train_function`).
-        self._noise_decay_requested = config
-
-    def _use_step_tricks(self, ema, noise_decay):
-        def key(config):
-            return None if config is None else (config[0], config[2])
-
-        if ema != self._generator_ema or key(noise_decay) != key(self._noise_decay):
-            # The step is compiled with or without them.
-            self.train_function = None
-        self._generator_ema = ema
-        self._noise_decay = noise_decay
-
-    def make_train_function(self, force=False):
-        # Keras calls this in `fit` after the callbacks' `set_model`: the
-        # average is updated, and the noise decayed, in this `fit` only if a
-        # GeneratorEMA or an InstanceNoiseDecay asked.
-        self._use_step_tricks(
-            self._generator_ema_requested, self._noise_decay_requested
-        )
-        return super().make_train_function(force=force)
-
-    def _update_generator_ema(self, finite):
-        from keras_gan_tricks.callbacks import update_average
-
-        decay, warmup = self._generator_ema
-        average = self.trick_states[EMA_GENERATOR]
-        pairs = zip(
-            average.trainable_weights, self.generator.trainable_weights, strict=True
-        )
-        copies = zip(
-            average.non_trainable_weights,
-            self.generator.non_trainable_weights,
-            strict=True,
-        )
-        step = self.g_optimizer.iterations if warmup else None
-        update_average(pairs, copies, decay, step, where=finite)
-
-    def _test_step(self, data):
+    def _test_step(self, data, step_ops):
         real, condition = self._unpack(data)
-        d_loss, d_aux = self.discriminator_objective(real, condition, training=False)
+        d_loss, d_aux = self.discriminator_objective(
+            real, condition, training=False, ops_=step_ops
+        )
         g_loss, _ = self.generator_objective(
             ops.shape(real)[0], condition, training=False
         )
         return self._record(d_loss, g_loss, d_aux, training=False)
 
+    def train_on_batch(self, *args, **kwargs):
+        # Each call stands alone: a non-finite batch skips its own update only.
+        self.non_finite_guard.reset()
+        return super().train_on_batch(*args, **kwargs)
+
     def batch_values(self):
         """The last training batch's own `d_loss`, `g_loss`, `d_real`, `d_fake`
-        and `penalty` (0 without one; `d_loss` includes it).
+        and `penalty` (the tricks' terms of D's loss, 0 without any;
+        `d_loss` includes them), as Python floats.
 
         Keras gives batch-level callbacks the epoch's running means; this
-        gives the values of the latest batch alone, as Python floats.
+        gives the values of the latest batch alone.
         """
-        self._sync_state()
+        self.sync_state()
         values = ops.convert_to_numpy(self._batch_values)
         return {
             name: float(value)
@@ -991,99 +812,31 @@ class GAN(keras.Model):
         """Runs the generator: `gan(z)` (or `gan([z, labels])`) gives samples."""
         return self.generator(inputs, training=training)
 
-    # Data checks before training.
-
-    def _check_data(self, x, y, arg="x"):
-        if x is None:
-            return
-        if _is_tensor_dataset(x):
-            spec = x.element_spec
-            if isinstance(spec, tuple):
-                spec = spec[0]
-            if isinstance(spec, tuple):
-                spec = spec[0]
-            if hasattr(spec, "shape") and spec.shape.rank is not None:
-                shape = tuple(spec.shape.as_list())[1:]
-                if not _shapes_compatible(shape, self.sample_shape):
-                    raise ValueError(
-                        f"The dataset's samples do not match the generator's output. "
-                        f"Dataset element shape: {tuple(spec.shape.as_list())}; "
-                        f"generator output: (batch, {', '.join(map(str, self.sample_shape))})."
-                    )
-            return
-        if isinstance(x, (list, tuple)) and len(x) == 2 and y is None:
-            x, y = x
-        if not isinstance(x, np.ndarray) and not (
-            hasattr(x, "shape") and hasattr(x, "dtype")
-        ):
-            return
-        array = np.asarray(x)
-        if array.ndim < 1 or not _shapes_compatible(array.shape[1:], self.sample_shape):
-            raise ValueError(
-                f"`{arg}` has shape {array.shape}, but the generator makes samples of "
-                f"shape (batch, {', '.join(map(str, self.sample_shape))})."
-            )
-        if np.issubdtype(array.dtype, np.floating):
-            finite = np.isfinite(array)
-            if not finite.all():
-                bad = int(array.size - np.count_nonzero(finite))
-                first = tuple(int(i) for i in np.argwhere(~finite)[0])
-                raise ValueError(
-                    f"`{arg}` holds {bad} NaN or infinite value(s) (the first at index "
-                    f"{first}: {array[first]}). Clean or drop those samples before training."
-                )
-        elif not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(
-                f"`{arg}` must hold numbers. Received: {arg} of dtype {array.dtype}"
-            )
-        if array.size and _ends_in_tanh(self.generator):
-            low, high = float(array.min()), float(array.max())
-            if low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
-                warnings.warn(
-                    f"`{arg}` holds values in [{low:g}, {high:g}], but the "
-                    "generator ends in tanh, so its samples are in [-1, 1] and "
-                    "the discriminator can tell them from the data by range "
-                    "alone. Scale the data to [-1, 1] (images in [0, 255]: "
-                    "x / 127.5 - 1).",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        if self.conditional and y is None:
-            raise ValueError(
-                "This GAN is conditional: pass labels with the images, "
-                "`fit(images, labels)`. Received: y=None"
-            )
-        if y is not None and hasattr(y, "shape") and len(y) != len(array):
-            raise ValueError(
-                f"`y` must hold one label per sample: {len(array)} samples but "
-                f"{len(y)} labels."
-            )
-
     def fit(self, x=None, y=None, *args, **kwargs):
-        from keras_gan_tricks.callbacks import _InStepCallback
-
-        self._check_data(x, y)
-        # GeneratorEMA's and InstanceNoiseDecay's set_model ask for these.
-        self._generator_ema_requested = None
-        self._noise_decay_requested = None
+        check_fit_data(self, x, y)
         self.non_finite_step = None
-        callbacks = kwargs.get("callbacks")
-        if callbacks is None and len(args) >= 4:  # batch_size, epochs, verbose
-            args = list(args)
-            args[3] = callbacks = [*(args[3] or []), _StopOnNonFinite()]
-        else:
-            kwargs["callbacks"] = callbacks = [*(callbacks or []), _StopOnNonFinite()]
-        # kgt's callbacks whose batch work this GAN does in its step learn it
-        # now, before Keras reads their `async_safe` (it calls set_model
-        # later, again).
-        in_step = [cb for cb in callbacks if isinstance(cb, _InStepCallback)]
-        for callback in in_step:
-            callback.set_model(self)
+        args = list(args)
+        if "callbacks" not in kwargs and len(args) >= 4:  # batch_size, epochs, verbose
+            kwargs["callbacks"] = args.pop(3)
+            del args[3:]  # the rest by keyword, as Keras's signature allows
+        callbacks = [*(kwargs.get("callbacks") or []), StopOnNonFinite()]
+        kwargs["callbacks"] = callbacks
+        # Callback faces of tricks hand theirs to the step now, before Keras
+        # reads their `async_safe`.
+        faces = [cb for cb in callbacks if isinstance(cb, TrickCallback)]
+        fit_tricks = [cb.bind(self) for cb in faces]
+        fit_tricks = [t for t in fit_tricks if t is not None]
+        for trick in fit_tricks:
+            trick.setup(self)
+        self._use_tricks(fit_tricks)
         try:
-            return super().fit(x, y, *args, **kwargs)
+            history = super().fit(x, y, *args, **kwargs)
+            for trick in self._active_tricks():
+                trick.fit_end(self)
+            return history
         finally:
-            for callback in in_step:
-                callback._in_step = False
+            for callback in faces:
+                callback.unbind()
             # Keras does this for `model.optimizer` only: an optimizer with
             # `use_ema=True` swaps in its moving averages when training ends.
             if self.compiled:
@@ -1094,7 +847,7 @@ class GAN(keras.Model):
                     optimizer.finalize_variable_values(net.trainable_variables)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_data(x, y)
+        check_fit_data(self, x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
     # Sampling.
@@ -1133,8 +886,8 @@ class GAN(keras.Model):
         """
         batch_size = check_int("batch_size", batch_size, low=1)
         z = self.sample_latent(n, seed)
-        labels = self._check_labels(labels, n)
-        self._sync_state()
+        labels = check_labels(self, labels, n)
+        self.sync_state()
         generator = self._sampling_generator(use_ema)
         chunks = []
         for start in range(0, n, batch_size):
@@ -1180,93 +933,28 @@ class GAN(keras.Model):
             The number of batch-norm layers recalibrated (0 when the
             generator has none: then nothing runs).
         """
-        batches = check_int("batches", batches, low=1)
-        batch_size = check_int("batch_size", batch_size, low=2)
-        seed = check_int("seed", seed, low=0)
-        labels = self._check_labels(labels)
-        self._sync_state()
-        generator = self._sampling_generator(use_ema)
-        # A layer shared in two places is one layer: keyed by identity.
-        norms = list(
-            {
-                id(layer): layer
-                for layer in walk_layers(generator)
-                if isinstance(layer, keras.layers.BatchNormalization)
-            }.values()
+        self.sync_state()
+        return recalibrate_batch_norm(
+            self, self._sampling_generator(use_ema), batches, batch_size, labels, seed
         )
-        if not norms:
-            return 0
-        rng = np.random.default_rng(seed)
-        momenta = [layer.momentum for layer in norms]
-        try:
-            for k in range(batches):
-                # Batch k enters with weight 1/(k+1): a plain average of all.
-                for layer in norms:
-                    layer.momentum = k / (k + 1)
-                inputs = self.sample_latent(batch_size, seed=seed + k)
-                if self.conditional:
-                    chosen = rng.integers(0, len(labels), batch_size)
-                    inputs = [inputs, labels[chosen]]
-                generator(inputs, training=True)
-        finally:
-            for layer, momentum in zip(norms, momenta, strict=True):
-                layer.momentum = momentum
-        return len(norms)
 
     def _sampling_generator(self, use_ema):
         generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
         return self.generator if generator is None else generator
 
-    def _check_labels(self, labels, n=None):
-        """`labels` for the generator as an array of shape `(n, *condition)`
-        (any length when `n` is None), or None for an unconditional GAN."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(
-                    "This GAN is unconditional, so it takes no labels. "
-                    f"Received: labels of shape {np.shape(labels)}"
-                )
-            return None
-        if labels is None:
-            what = "one per sample" if n is not None else "the conditions to draw from"
-            raise ValueError(
-                f"This GAN is conditional: pass `labels`, {what}. Received: labels=None"
-            )
-        labels = np.asarray(labels)
-        if (
-            labels.ndim == 1
-            and len(self.condition_shape) == 1
-            and self.condition_shape[0] == 1
-        ):
-            labels = labels[:, None]
-        expected = (n, *self.condition_shape)
-        if (n is None and labels.shape[1:] != expected[1:]) or (
-            n is not None and labels.shape != expected
-        ):
-            shape = ("any", *self.condition_shape) if n is None else expected
-            raise ValueError(
-                f"`labels` must have shape {shape}. "
-                f"Received: labels of shape {labels.shape}"
-            )
-        if len(labels) == 0:
-            raise ValueError(
-                f"`labels` must hold at least one label. Received: labels of shape "
-                f"{labels.shape}"
-            )
-        return labels
+    # State kept for tricks.
 
-    # State kept for callbacks.
+    def sync_state(self):
+        """Brings the variables up to date during `fit` (on JAX they live in
+        Keras's train state; Keras does this when a callback reads
+        `self.model`), so reading the GAN from any code sees the latest."""
+        self._backend_glue().sync_state(self)
 
-    def _sync_state(self):
-        # During `fit` on JAX the variables' values live in Keras's train
-        # state; this puts them back (Keras does it when a callback reads
-        # `self.model`), so reading the GAN from any code sees the latest.
-        sync = getattr(self, "jax_state_sync", None)
-        if sync is not None:
-            sync()
+    def _backend_glue(self):
+        return getattr(self, "_glue", None) or _backend.get()
 
     def attach_trick_state(self, name, layer):
-        """Keeps `layer` (a callback's state) in the GAN, saved with it.
+        """Keeps `layer` (a trick's state) in the GAN, saved with it.
 
         Returns the layer already attached under `name` if there is one (for
         example after loading), else `layer`.
@@ -1280,43 +968,16 @@ class GAN(keras.Model):
 
     # Serialization.
 
-    def _random_streams(self):
-        """The GAN's seed generator, then those of the layers it trains
-        (instance noise, dropout, ...), in a fixed order."""
-        streams, seen = [self.seed_generator], {id(self.seed_generator)}
-        for root in (self.generator, self.discriminator, self.instance_noise):
-            if root is None:
-                continue
-            for layer in walk_layers(root):
-                for value in vars(layer).values():
-                    if (
-                        isinstance(value, keras.random.SeedGenerator)
-                        and id(value) not in seen
-                    ):
-                        seen.add(id(value))
-                        streams.append(value)
-        return streams
-
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        # Keras does not save seed generators; the random streams are part of
-        # the training state, so a resumed run draws what the original would
-        # have drawn (latents, label noise, instance noise, dropout masks).
-        for i, stream in enumerate(self._random_streams()):
-            key = _SEED_STATE_KEY if i == 0 else f"{_SEED_STATE_KEY}_{i}"
-            store[key] = ops.convert_to_numpy(stream.state)
+        save_streams(self, store)
 
     def load_own_variables(self, store):
-        keys = list(store.keys())
-        streams = self._random_streams()
-        ours = {_SEED_STATE_KEY: streams[0]}
-        ours.update({f"{_SEED_STATE_KEY}_{i}": s for i, s in enumerate(streams)})
-        saved = [key for key in keys if key.startswith(_SEED_STATE_KEY)]
-        # Files from before every stream was saved hold the GAN's alone.
-        if len(saved) in (1, len(streams)):
-            for key in saved:
-                ours[key].state.assign(store[key])
-        super().load_own_variables({k: store[k] for k in keys if k not in saved})
+        keys = load_streams(self, store)
+        # 0.1.0 kept the non-finite latch here, after the batch values; it
+        # restarts with every fit, so it is not carried over.
+        keys = keys[: len(self._trainable_variables + self._non_trainable_variables)]
+        super().load_own_variables({k: store[k] for k in keys})
 
     def get_config(self):
         return {
@@ -1356,79 +1017,3 @@ class GAN(keras.Model):
                 layer.build_from_config(layer_config.get("build_config", {}))
             gan.attach_trick_state(name, layer)
         return gan
-
-
-class _StopOnNonFinite(keras.callbacks.Callback):
-    """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it).
-
-    The step that produced it applied nothing (the backend glue skips
-    non-finite updates and the step restores its running statistics), and
-    neither do the later steps of the same `fit` (the GAN's step checks
-    `_non_finite`). So the GAN keeps the weights, optimizer state and
-    statistics of its last finite step, and callbacks that save at the end of
-    the epoch (`ModelCheckpoint`, `BackupAndRestore`) write that finite state.
-
-    It reads only each batch's logs, so on JAX it lets Keras run it on its
-    callback thread (`async_safe`): `fit` then never waits on a step's
-    losses, and the steps dispatched before the flag lands are no-ops. The
-    step number comes from the GAN's own counter at the end of the epoch,
-    not from counting batches on that thread. Keras's TensorFlow backend
-    runs every callback in line; on PyTorch, whose step waits for its
-    finiteness check anyway, the thread only added its hand-offs
-    (`benchmarks/dispatch.py`), so it runs in line there too.
-    """
-
-    @property
-    def async_safe(self):
-        return keras.backend.backend() == "jax"
-
-    def set_model(self, model):
-        super().set_model(model)
-        # Not `self.model`: on JAX that property syncs the train state, which
-        # must not happen on the callback thread.
-        self._gan = model
-
-    def on_train_begin(self, logs=None):
-        # After the user's callbacks' (this one is last): a state that
-        # `BackupAndRestore` or a checkpoint brought back starts clean.
-        self._gan._reset_non_finite()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if logs and any(
-            name in logs and not np.isfinite(logs[name])
-            for name in ("d_loss", "g_loss")
-        ):
-            self._gan.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._report(logs, f" (epoch {epoch + 1})")
-
-    def on_train_end(self, logs=None):
-        self._report(logs, "")
-
-    def _report(self, logs, where):
-        gan = self._gan
-        if gan.non_finite_step is not None:
-            return
-        gan._sync_state()
-        step = int(ops.convert_to_numpy(gan._non_finite)[1])
-        if not step:
-            return
-        gan.non_finite_step = step
-        gan.stop_training = True
-        bad = {
-            name: logs[name]
-            for name in ("d_loss", "g_loss")
-            if logs and name in logs and not np.isfinite(logs[name])
-        }
-        found = ", ".join(f"{name}={value}" for name, value in bad.items())
-        found = f" ({found})" if found else ""
-        warnings.warn(
-            f"kgt.GAN: a non-finite loss{found} at step {step} of this fit"
-            f"{where}; training stopped. The update of that step was not "
-            "applied: the GAN keeps the weights of its last finite step. Common "
-            "causes: NaN or infinite values in the data, a learning rate too "
-            "high, a penalty weight too large, or float16 without loss scaling.",
-            RuntimeWarning,
-            stacklevel=2,
-        )

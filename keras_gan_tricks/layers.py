@@ -3,16 +3,13 @@
 import keras
 from keras import ops
 
-from keras_gan_tricks._utils import (
-    ReplicaSeedGenerator,
-    check_int,
-    check_number,
-    register,
-)
+from keras_gan_tricks import _backend
+from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks.tricks import Trick
 
 
 @register
-class InstanceNoise(keras.layers.Layer):
+class InstanceNoise(Trick):
     """Gaussian noise on the discriminator's inputs, in training only.
 
     Sønderby et al. 2017 ("Amortised MAP Inference for Image
@@ -22,8 +19,9 @@ class InstanceNoise(keras.layers.Layer):
     stay informative. The noise is usually decayed to zero over training
     (`kgt.callbacks.InstanceNoiseDecay`).
 
-    Put it first in any discriminator, or pass `instance_noise=` to
-    `kgt.GAN`, which applies this same layer to everything its discriminator
+    Put it first in any discriminator, pass `instance_noise=` to `kgt.GAN`,
+    or list it in `GAN.compile(tricks=[...])` (it is a `kgt.tricks.Trick`):
+    the GAN then applies this same layer to everything its discriminator
     sees. At inference (`training=False`) it is the identity.
 
     The standard deviation lives in a non-trainable variable, `.stddev`, so
@@ -53,7 +51,8 @@ class InstanceNoise(keras.layers.Layer):
         if seed is not None:
             seed = check_int("seed", seed)
         self.seed = seed
-        self.seed_generator = ReplicaSeedGenerator(seed)
+        # On TensorFlow its draws differ between tf.distribute replicas.
+        self.seed_generator = _backend.seed_generator(seed)
         self.stddev = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(stddev),
@@ -70,6 +69,12 @@ class InstanceNoise(keras.layers.Layer):
             ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
         )
         return inputs + ops.cast(self.stddev, inputs.dtype) * noise
+
+    def discriminator_input(self, samples, training):
+        return self(samples, training=training)
+
+    def trace_key(self):
+        return id(self)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,10 +1,12 @@
 """Gradient penalties on the discriminator.
 
-A penalty is called `penalty(critic, real, fake, seed=...)`, where `critic`
-maps a batch of samples to D's logits (conditioning inputs already bound),
-and returns a scalar that `kgt.GAN` adds to the discriminator's loss (and
-reports as the `penalty` metric). The input gradients come from the backend
-glue, so every penalty works wherever `kgt.GAN` does.
+A penalty is called `penalty(critic, real, fake, seed=..., input_gradient=...)`,
+where `critic` maps a batch of samples to D's logits (conditioning inputs
+already bound), and returns a scalar that `kgt.GAN` adds to the
+discriminator's loss (and reports as the `penalty` metric). `kgt.GAN`'s step
+passes its backend's `input_gradient`; called on its own (in a `train_step`
+of your own) a penalty takes the active backend's, so every penalty works
+wherever `kgt.GAN` does.
 
 | class | penalises | paper |
 |---|---|---|
@@ -46,7 +48,7 @@ class Penalty(Configurable):
 
     every = 1
 
-    def __call__(self, critic, real, fake, seed=None):
+    def __call__(self, critic, real, fake, seed=None, input_gradient=None):
         """Returns the penalty, a float32 scalar.
 
         Args:
@@ -55,10 +57,19 @@ class Penalty(Configurable):
             fake: Tensor. A batch of generated samples, same shape.
             seed: `keras.random.SeedGenerator`, int or None. Randomness for
                 penalties that sample (interpolates); see `kgt.labels`.
+            input_gradient: callable `(fn, x) -> d sum(fn(x)) / dx`,
+                differentiable, or None for the active backend's.
         """
-        return self.call(critic, real, fake, seed)
+        if input_gradient is None:
+            input_gradient = _backend.input_gradient
+        self.input_gradient = input_gradient
+        try:
+            return self.call(critic, real, fake, seed)
+        finally:
+            self.input_gradient = None
 
     def call(self, critic, real, fake, seed):
+        """The penalty; take input gradients with `self.input_gradient`."""
         raise NotImplementedError
 
 
@@ -95,7 +106,7 @@ class GradientPenalty(Penalty):
             eps_shape, dtype=real.dtype, seed=as_seed_generator(seed)
         )
         interpolates = eps * real + (1.0 - eps) * fake
-        gradients = _backend.get().input_gradient(critic, interpolates)
+        gradients = self.input_gradient(critic, interpolates)
         # The epsilon keeps sqrt differentiable at a zero gradient.
         norms = ops.sqrt(_squared_norms(gradients) + 1e-12)
         return self.weight * ops.mean(ops.square(norms - self.target))
@@ -132,9 +143,7 @@ class R1(Penalty):
         return self._penalise(critic, real)
 
     def _penalise(self, critic, samples):
-        gradients = _backend.get().input_gradient(
-            critic, ops.convert_to_tensor(samples)
-        )
+        gradients = self.input_gradient(critic, ops.convert_to_tensor(samples))
         return 0.5 * self.gamma * ops.mean(_squared_norms(gradients))
 
     def get_config(self):

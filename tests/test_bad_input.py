@@ -338,20 +338,18 @@ ROWS = [
         r"Received: recalibrate_batch_norm=True",
     ),
     (
-        "noise-decay-value",
-        "`GAN.set_instance_noise_decay` with a value that is not callable",
-        lambda: gan(instance_noise=0.1).set_instance_noise_decay(0.5, []),
+        "compile-tricks",
+        "`compile(tricks=...)` with one trick, not a list",
+        lambda: gan().compile(tricks=kgt.layers.InstanceNoise(0.1)),
         TypeError,
-        r"Received: value=0\.5",
+        r"`tricks` must be a list of kgt.tricks.Trick. Received: tricks=<InstanceNoise",
     ),
     (
-        "noise-decay-layers",
-        "`GAN.set_instance_noise_decay` with a layer that is not InstanceNoise",
-        lambda: gan().set_instance_noise_decay(
-            lambda step: 0.1, [keras.layers.Dense(2, name="dense_d")]
-        ),
+        "compile-trick-type",
+        "`compile(tricks=[...])` holding something that is not a trick",
+        lambda: gan().compile(tricks=[kgt.penalties.R1()]),
         TypeError,
-        r"Received: layers=.*dense_d",
+        r"`tricks` must hold kgt.tricks.Trick objects. Received: R1\(gamma=10.0, every=1\)",
     ),
     (
         "sample-grid-n",

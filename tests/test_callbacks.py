@@ -237,14 +237,6 @@ def test_decay_with_a_plain_callable_runs_in_the_batch_hooks():
     assert history.history["noise_stddev"] == pytest.approx([0.25])
 
 
-def test_set_instance_noise_decay_bad_arguments():
-    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=1.0)
-    with pytest.raises(TypeError, match="value=0.5"):
-        gan.set_instance_noise_decay(0.5, [gan.instance_noise])
-    with pytest.raises(TypeError, match="InstanceNoise layers. Received: layers="):
-        gan.set_instance_noise_decay(lambda step: 0.5, [gan.discriminator])
-
-
 # DiscriminatorLRBalancer
 
 
@@ -318,11 +310,16 @@ def test_balancer_scales_a_schedule():
     gan.fit(
         far_clusters(2048), batch_size=64, epochs=4, verbose=0, callbacks=[balancer]
     )
-    wrapped = gan.d_optimizer._learning_rate
-    assert isinstance(wrapped, ScaledSchedule) and wrapped.schedule is schedule
+    wrapped = keras.optimizers.schedules.deserialize(
+        gan.d_optimizer.get_config()["learning_rate"]
+    )
+    assert isinstance(wrapped, ScaledSchedule)
+    assert wrapped.schedule.get_config() == schedule.get_config()
     step = int(gan.d_optimizer.iterations)
-    scale = float(ops.convert_to_numpy(wrapped.scale))
+    scale = balancer._state["scale"]
     assert scale <= 0.25
+    # The saved schedule carries the scale the step used.
+    assert wrapped.scale == pytest.approx(scale)
     assert balancer.current_lr() == pytest.approx(
         float(schedule(step)) * scale, rel=1e-5
     )
@@ -431,7 +428,7 @@ def test_balancer_state_is_saved_in_the_keras_file(tmp_path):
     path = os.fspath(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path)
-    state = loaded.trick_states["lr_balancer"]
+    state = loaded.trick_states["lr_balancer"].read()
     assert state["scale"] == pytest.approx(balancer._state["scale"])
     assert state["scale"] < 1.0
     assert float(
@@ -690,12 +687,6 @@ def test_ema_for_a_model_that_is_not_a_kgt_gan():
         ema.ema_generator.trainable_weights, before, after, strict=True
     ):
         np.testing.assert_allclose(a.numpy(), 0.5 * b0 + 0.5 * b1, rtol=1e-5, atol=1e-6)
-
-
-def test_set_generator_ema_needs_an_averaged_generator():
-    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
-    with pytest.raises(ValueError, match="GeneratorEMA"):
-        gan.set_generator_ema(0.99)
 
 
 def test_ema_bad_arguments():

@@ -159,7 +159,7 @@ def test_steps_dispatched_past_a_non_finite_one_apply_nothing(points):
         # Steps went on past the poisoned batch 3 (elsewhere the stop check
         # runs in line, so the next step waits for it).
         assert max(slow.seen) > 3, slow.seen
-    steps, first = keras.ops.convert_to_numpy(gan._non_finite)
+    steps, first = keras.ops.convert_to_numpy(gan.non_finite_guard.latch)
     assert first == 4 and steps == max(slow.seen) + 1
     # Only the three finite steps were applied.
     assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == 3
@@ -177,9 +177,10 @@ def test_a_step_after_a_non_finite_one_applies_nothing(points):
     gan.compile(penalty=kgt.penalties.R1(1.0))
     ema = kgt.callbacks.GeneratorEMA(0.9, recalibrate_batch_norm=False)
     gan.fit(Batches(points), epochs=1, verbose=0, callbacks=[ema])
-    gan.set_generator_ema(0.9)  # the in-step average, as during `fit`
+    # The fit's tricks (the in-step average) stay in the step after it.
     clean = points[:32]
-    gan._non_finite.assign([7, 5])  # step 5 of this `fit` was non-finite
+    latch = gan.non_finite_guard.latch
+    latch.assign([7, 5])  # step 5 of this `fit` was non-finite
     before = state_of(gan)
     averaged = [keras.ops.convert_to_numpy(w) for w in ema.ema_generator.weights]
     logs = keras.Model.train_on_batch(gan, clean, return_dict=True)
@@ -190,11 +191,11 @@ def test_a_step_after_a_non_finite_one_applies_nothing(points):
         np.testing.assert_array_equal(array, before[path], err_msg=path)
     for old, new in zip(averaged, ema.ema_generator.weights, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(new), old)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gan._non_finite), [8, 5])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(latch), [8, 5])
     # `train_on_batch` (each call stands alone) and `fit` reset the latch.
     gan.train_on_batch(clean)
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 9
-    gan._non_finite.assign([7, 5])
+    latch.assign([7, 5])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         gan.fit(Batches(points), epochs=1, verbose=0)

@@ -15,7 +15,15 @@ Each backend module provides:
   else `otherwise` (a tensor of `fn()`'s dtype and shape), differentiably
   and keeping the variable updates `fn` makes only when it runs;
 - `input_gradient(fn, x)`: the gradient of `sum(fn(x))` with respect to the
-  tensor `x`, differentiable itself (for gradient penalties).
+  tensor `x`, differentiable itself (for gradient penalties);
+- `StepOps`: `minimize`, `run_if` and `input_gradient` as one step uses
+  them (`run_step` passes them to the step: `step(data, step_ops)`);
+- `seed_generator(seed, name)`: the random stream a GAN draws from (on
+  TensorFlow, one that differs between `tf.distribute` replicas);
+- `check_limits(gan, penalty, compile_kwargs)`: rejects what the backend
+  cannot run, at `compile`;
+- `sync_state(model)`: brings the model's variables up to date during
+  `fit` (JAX keeps them in the trainer's state).
 
 Everything else (losses, label policies, penalties, the GAN's steps) is
 written once in `keras.ops`.
@@ -61,3 +69,14 @@ def step_is_finite(loss, gradients, optimizer, allow=None):
     if allow is not None:
         finite = ops.logical_and(finite, allow)
     return finite
+
+
+def seed_generator(seed=None, name=None):
+    """A `keras.random.SeedGenerator` for the active backend (on TensorFlow,
+    its draws differ between `tf.distribute` replicas)."""
+    return get().seed_generator(seed, name=name)
+
+
+def input_gradient(fn, x):
+    """The gradient of `sum(fn(x))` with respect to `x`, outside a GAN step."""
+    return get().input_gradient(fn, x)

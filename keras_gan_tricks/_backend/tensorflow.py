@@ -9,6 +9,7 @@ the step is finite, and the conditional update runs in cross-replica
 context, where `tf.distribute` allows the optimizer's gradient all-reduce.
 """
 
+import keras
 import tensorflow as tf
 
 from keras_gan_tricks._backend import step_is_finite
@@ -16,7 +17,7 @@ from keras_gan_tricks._backend import step_is_finite
 
 def run_step(model, step, args, with_optimizer):
     (data,) = args
-    return step(data)
+    return step(data, StepOps)
 
 
 def _replica_context():
@@ -36,6 +37,31 @@ def replica_id_and_count():
     if context is None:
         return 0, 1
     return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` whose draws differ between the replicas
+    of a `tf.distribute` strategy.
+
+    Each replica holds a copy of the (mirrored) state, so a plain seed
+    generator would give every replica the same latent vectors, label noise
+    and instance noise; this one offsets the seed by the replica's index.
+    Without a strategy it draws exactly what `SeedGenerator` draws.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        replica, count = replica_id_and_count()
+        if count == 1:
+            return seed
+        offset = keras.ops.cast(replica, seed.dtype) * keras.ops.cast(
+            0x9E3779B1 % 2**31, seed.dtype
+        )
+        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])
+
+
+def seed_generator(seed=None, name=None):
+    return ReplicaSeedGenerator(seed, name=name)
 
 
 def minimize(loss_fn, variables, optimizer, allow=None):
@@ -94,3 +120,19 @@ def input_gradient(fn, x):
         y = fn(x)
         total = tf.reduce_sum(tf.cast(y, "float32"))
     return tape.gradient(total, x)
+
+
+class StepOps:
+    """The operations a step uses: this backend's, stateless."""
+
+    minimize = staticmethod(minimize)
+    run_if = staticmethod(run_if)
+    input_gradient = staticmethod(input_gradient)
+
+
+def check_limits(gan, penalty, compile_kwargs):
+    del gan, penalty, compile_kwargs
+
+
+def sync_state(model):
+    del model

@@ -5,14 +5,16 @@ so nothing accumulates in `.grad` and one network's update never sees the
 other's gradients.
 """
 
+import keras
 import torch
 
 from keras_gan_tricks._backend import step_is_finite
+from keras_gan_tricks._utils import walk_layers
 
 
 def run_step(model, step, args, with_optimizer):
     (data,) = args
-    return step(data)
+    return step(data, StepOps)
 
 
 def minimize(loss_fn, variables, optimizer, allow=None):
@@ -37,3 +39,45 @@ def input_gradient(fn, x):
         total = fn(x).float().sum()
         (gradient,) = torch.autograd.grad(total, x, create_graph=True)
     return gradient
+
+
+class StepOps:
+    """The operations a step uses: this backend's, stateless."""
+
+    minimize = staticmethod(minimize)
+    run_if = staticmethod(run_if)
+    input_gradient = staticmethod(input_gradient)
+
+
+def seed_generator(seed=None, name=None):
+    return keras.random.SeedGenerator(seed, name=name)
+
+
+def check_limits(gan, penalty, compile_kwargs):
+    """Rejects, before training, what PyTorch cannot run."""
+    steps = compile_kwargs.get("steps_per_execution", 1)
+    if steps != 1:
+        raise ValueError(
+            "`steps_per_execution` must be 1 on the PyTorch backend (a Keras "
+            f"limit). Received: steps_per_execution={steps!r}"
+        )
+    if compile_kwargs.get("jit_compile") is True and penalty is not None:
+        raise ValueError(
+            "On the PyTorch backend, `jit_compile=True` (torch.compile) cannot "
+            "differentiate twice, which a gradient penalty needs. Drop one of "
+            f"them. Received: jit_compile=True, penalty={penalty!r}"
+        )
+    for layer in walk_layers(gan.discriminator):
+        if isinstance(layer, keras.layers.SpectralNormalization):
+            raise ValueError(
+                "keras.layers.SpectralNormalization rewrites its kernel in place "
+                "on every training call, which breaks PyTorch's autograd when "
+                "the discriminator sees the real and the fake batch before one "
+                "backward pass. Use the TensorFlow or JAX backend for spectral "
+                "normalization, or a gradient penalty (kgt.penalties.R1) "
+                f"instead. Received a discriminator with layer {layer.name!r}."
+            )
+
+
+def sync_state(model):
+    del model

@@ -1,0 +1,1016 @@
+"""The in-step trick protocol: small objects that act inside `kgt.GAN`'s step.
+
+A trick is a `keras.layers.Layer` that implements only the hooks it needs;
+`GAN.compile(tricks=[...])` runs them in the order given, like
+`optax.chain`. Each hook is written in `keras.ops`, so one trick runs
+unchanged on TensorFlow, JAX and PyTorch, inside the compiled step:
+
+| hook | called | for |
+|---|---|---|
+| `start_step(step)` | before the step's updates | schedules (noise decay) |
+| `discriminator_input(samples, training)` | on every batch D sees, real and fake, in both passes | instance noise, augmentation |
+| `discriminator_fakes(fake, training)` | on the fakes of each D update | replay buffer |
+| `discriminator_loss(context)` | after D's base loss, in each D update | penalties, LeCam, consistency |
+| `generator_logits(fake_logits)` | before G's loss | top-k |
+| `end_step(outcome)` | after the step, finite or not | EMA, controllers |
+| `logs()` | after `end_step` | values for the progress bar |
+| `setup(gan)` | when the GAN takes the trick (host side) | state that needs the GAN |
+| `fit_end(gan)` | when `fit` ends (host side) | work on the trained model |
+
+A trick owns its variables (`add_weight`): they are saved in `.keras` files
+and by `keras.callbacks.BackupAndRestore`, and carried in JAX's train state.
+Its config (`get_config`) makes it serialisable; register a class of your
+own with `keras.saving.register_keras_serializable`.
+
+| trick | does |
+|---|---|
+| `InstanceNoiseDecay` | sets every `kgt.layers.InstanceNoise` stddev from a schedule of the step |
+| `GeneratorEMA` | keeps a moving average of the generator's weights |
+| `DiscriminatorLRBalancer` | lowers D's learning rate while D's loss sits at its floor |
+| `PenaltyTerm` | adds a `kgt.penalties` penalty to D's loss (lazily, if asked) |
+
+`kgt.layers.InstanceNoise` is itself a trick (its `discriminator_input`
+adds the noise). `kgt.callbacks.InstanceNoiseDecay`, `GeneratorEMA` and
+`DiscriminatorLRBalancer` are thin callback faces of the tricks here.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_gan_tricks._utils import check_int, check_number, register
+
+DECAY_KINDS = ("linear", "exponential", "cosine")
+EMA_GENERATOR = "ema_generator"
+BALANCER_STATE = "lr_balancer"
+BALANCER_CHANGES = "lr_balancer_changes"
+
+HOOKS = (
+    "start_step",
+    "discriminator_input",
+    "discriminator_fakes",
+    "discriminator_loss",
+    "generator_logits",
+    "end_step",
+    "logs",
+)
+
+
+class Trick(keras.layers.Layer):
+    """Base class of the tricks that act inside `kgt.GAN`'s training step.
+
+    Subclass it and override only the hooks your trick needs; the GAN calls
+    a hook only on the tricks that override it. Every hook but `setup` and
+    `fit_end` runs inside the compiled step: write it in `keras.ops`, create
+    variables in `__init__` or `setup` (never in a hook), and change them
+    with `assign`.
+
+    Example: a consistency penalty, and noise on D's inputs.
+
+    ```python
+    class Consistency(kgt.tricks.Trick):
+        def __init__(self, weight=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.weight = weight
+
+        def discriminator_loss(self, context):
+            shifted = context.real + 0.05
+            gap = context.discriminate(shifted) - context.real_logits
+            return {"consistency": self.weight * keras.ops.mean(gap**2)}
+
+        def get_config(self):
+            return {**super().get_config(), "weight": self.weight}
+
+    gan.compile(tricks=[Consistency(10.0), kgt.layers.InstanceNoise(0.1)])
+    ```
+    """
+
+    #: Names of the terms `discriminator_loss` returns (each a metric).
+    loss_names = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # A trick has no input shape to build on: its variables are made in
+        # `__init__` or `setup`.
+        self.built = True
+
+    def setup(self, gan):
+        """Called (host side) when `gan` takes the trick: at `compile`, or at
+        the start of a `fit` for a callback's trick. Create state that
+        depends on the GAN here; `gan.attach_trick_state` keeps a layer in
+        the GAN (saved with it) whether or not the trick is active later."""
+        del gan
+
+    def start_step(self, step):
+        """Before the step's updates. `step`: the GAN's step count (an int
+        tensor: steps taken before this one)."""
+
+    def discriminator_input(self, samples, training):
+        """Returns the samples D sees: every batch, real and fake, in the D
+        and the G update (and in `evaluate`, with `training=False`)."""
+        return samples
+
+    def discriminator_fakes(self, fake, training):
+        """Returns the fakes one D update trains on (`fake`: fresh ones)."""
+        return fake
+
+    def discriminator_loss(self, context):
+        """Returns extra terms of D's loss, `{name: scalar}` (names in
+        `loss_names`), or None. See `DiscriminatorContext`."""
+
+    def generator_logits(self, fake_logits):
+        """Returns the fake logits G's loss is computed on."""
+        return fake_logits
+
+    def end_step(self, outcome):
+        """After the step. See `StepOutcome`: `outcome.finite` is False when
+        the step applied nothing (non-finite loss), so state should then
+        usually be kept."""
+
+    def logs(self):
+        """Values to show in the progress bar and history, `{name: tensor}`."""
+        return {}
+
+    def fit_end(self, gan):
+        """Called (host side) when a `fit` with this trick ends."""
+        del gan
+
+    def trace_key(self):
+        """Tricks with equal keys may share a compiled step (default: the
+        trick itself)."""
+        return id(self)
+
+    def hooks(self):
+        """The names of the in-step hooks this trick overrides."""
+        return tuple(
+            name
+            for name in HOOKS
+            if getattr(type(self), name) is not getattr(Trick, name)
+        )
+
+    def call(self, inputs, training=False):
+        return self.discriminator_input(inputs, training)
+
+    def load_own_variables(self, store):
+        # A trick that a file saved before its variables existed keeps its
+        # initial values (its state starts afresh).
+        if not len(store.keys()) and self.weights:
+            return
+        super().load_own_variables(store)
+
+
+class DiscriminatorContext:
+    """What `Trick.discriminator_loss` sees of one discriminator update.
+
+    Attributes:
+        discriminate: callable. D as a function of a batch of samples (its
+            inputs passed through every `discriminator_input` hook, the
+            batch's conditions bound): D's logits.
+        real, fake: the batch's real samples and the fakes D trains on.
+        real_logits, fake_logits: D's logits on them.
+        step: int tensor. The GAN's step count.
+        d_step: int tensor. D's update count (its optimizer's iterations).
+        training: bool.
+        seed: `keras.random.SeedGenerator`. The GAN's random stream.
+        input_gradient: callable `(fn, x) -> d sum(fn(x)) / dx`,
+            differentiable (the backend's).
+        run_if: callable `(pred, fn, otherwise)`: `fn()` where the boolean
+            tensor `pred` holds, else `otherwise` (the backend's).
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class StepOutcome:
+    """What `Trick.end_step` sees of a finished step.
+
+    Attributes:
+        step: int tensor. The GAN's step count after the step.
+        finite: bool tensor. Whether the step was applied.
+        d_loss: D's loss without the tricks' terms (the game's own).
+        g_loss: G's loss.
+        terms: dict of D's extra loss terms.
+        real_logits, fake_logits: D's logits in its last update.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class TrickCallback(keras.callbacks.Callback):
+    """A callback face of a trick. In a `kgt.GAN.fit` the GAN runs `trick`
+    inside its step (`GAN.fit` calls `bind`, then `unbind`), so the
+    callback's own batch hooks do nothing and Keras may run them on its
+    callback thread (`async_safe`). With another model, its hooks do the
+    trick's work between batches."""
+
+    trick = None
+    _bound = False
+
+    @property
+    def async_safe(self):
+        return self._bound
+
+    def bind(self, gan):
+        """The GAN takes the callback's trick for this fit: returns it."""
+        self._bound = True
+        return self.trick
+
+    def unbind(self):
+        self._bound = False
+
+
+def noise_schedule(initial, final, steps, kind):
+    """The Keras schedule of `InstanceNoiseDecay`'s named kinds."""
+    schedules = keras.optimizers.schedules
+    if kind == "linear":
+        return schedules.PolynomialDecay(initial, steps, final, power=1.0)
+    if initial == 0.0 or initial == final:
+        return lambda step: initial
+    if kind == "exponential":
+        if final == 0.0:
+            raise ValueError(
+                "An exponential decay never reaches 0: give `final` > 0 (e.g. 1e-3) "
+                "or use kind='linear' or 'cosine'. Received: final=0.0"
+            )
+        return schedules.ExponentialDecay(initial, steps, final / initial)
+    return schedules.CosineDecay(initial, steps, alpha=final / initial)
+
+
+@register
+class InstanceNoiseDecay(Trick):
+    """Sets the stddev of every `kgt.layers.InstanceNoise` the GAN applies
+    to D's inputs to a schedule's value at each step.
+
+    The step is the GAN's step count (saved with it), so a resumed or
+    continued run goes on where it was. The value is logged as
+    `noise_stddev`. Kinds, for step `t` and `s = min(t / steps, 1)`:
+    `"linear"` `initial + (final - initial) * s`; `"exponential"`
+    `initial * (final / initial) ** s` (needs `final > 0`); `"cosine"`
+    `final + (initial - final) * (1 + cos(pi * s)) / 2`. They are Keras's
+    `PolynomialDecay`, `ExponentialDecay` and `CosineDecay`; `schedule=`
+    takes any `keras.optimizers.schedules` schedule instead.
+
+    Args:
+        initial: float >= 0. The stddev at step 0.
+        final: float >= 0. The stddev from `steps` on.
+        steps: int >= 1. Steps over which to decay.
+        kind: str. `"linear"`, `"exponential"` or `"cosine"`.
+        schedule: `keras.optimizers.schedules.LearningRateSchedule`, a
+            callable of the step written in `keras.ops`, or None. Replaces
+            `initial`, `final`, `steps`, `kind`.
+    """
+
+    def __init__(
+        self,
+        initial=None,
+        final=0.0,
+        steps=None,
+        kind="linear",
+        schedule=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if schedule is not None:
+            if initial is not None or steps is not None:
+                raise ValueError(
+                    "Pass either `schedule` or `initial`/`final`/`steps`, not both. "
+                    f"Received: schedule={schedule!r}, initial={initial!r}, steps={steps!r}"
+                )
+            if not callable(schedule):
+                raise TypeError(
+                    "`schedule` must be a keras.optimizers.schedules schedule or a "
+                    f"callable of the step. Received: schedule={schedule!r}"
+                )
+            self.initial = self.final = self.steps = self.kind = None
+            self.schedule = schedule
+        else:
+            if initial is None or steps is None:
+                raise ValueError(
+                    "InstanceNoiseDecay needs `initial` and `steps` (or a `schedule`). "
+                    f"Received: initial={initial!r}, steps={steps!r}"
+                )
+            self.initial = check_number("initial", initial, low=0.0)
+            self.final = check_number("final", final, low=0.0)
+            self.steps = check_int("steps", steps, low=1)
+            if kind not in DECAY_KINDS:
+                raise ValueError(
+                    f"`kind` must be one of {DECAY_KINDS}. Received: kind={kind!r}"
+                )
+            self.kind = kind
+            self.schedule = noise_schedule(self.initial, self.final, self.steps, kind)
+        self.targets = []
+        self._value = None
+
+    def value_tensor(self, step):
+        """The stddev at step `step` (an int or an integer tensor), float32."""
+        value = ops.cast(self.schedule(step), "float32")
+        # Within [final, initial] (rounding can take a float32 schedule a
+        # hair past `final`, below 0 when decaying to 0); a stddev is >= 0.
+        if self.kind is None:
+            return ops.maximum(value, 0.0)
+        low, high = sorted((self.initial, self.final))
+        return ops.clip(value, low, high)
+
+    def value(self, step):
+        """The stddev at step `step`, as a float."""
+        return float(ops.convert_to_numpy(self.value_tensor(step)))
+
+    def setup(self, gan):
+        self.use_layers(gan.instance_noise_layers())
+
+    def use_layers(self, layers):
+        """The `InstanceNoise` layers to set (found in the GAN by `setup`)."""
+        if not layers:
+            raise ValueError(
+                "InstanceNoiseDecay found no kgt.layers.InstanceNoise to decay: put one "
+                "at the front of the discriminator, or pass instance_noise=... to kgt.GAN."
+            )
+        # A tuple: a list of layers would be tracked as sublayers.
+        self.targets = tuple(layers)
+
+    def start_step(self, step):
+        self._value = self.apply(step)
+
+    def apply(self, step):
+        """Sets every target's stddev to the value at `step`; returns it."""
+        value = self.value_tensor(step)
+        for layer in self.targets:
+            layer.stddev.assign(value)
+        return value
+
+    def logs(self):
+        return {"noise_stddev": self._value}
+
+    def trace_key(self):
+        # Equal schedules on the same layers share a compiled step.
+        if self.kind is None:
+            schedule = ("schedule", id(self.schedule))
+        else:
+            schedule = (self.initial, self.final, self.steps, self.kind)
+        return (type(self), schedule, tuple(id(layer) for layer in self.targets))
+
+    def get_config(self):
+        config = super().get_config()
+        if self.kind is None:
+            config["schedule"] = keras.saving.serialize_keras_object(self.schedule)
+        else:
+            config.update(
+                initial=self.initial, final=self.final, steps=self.steps, kind=self.kind
+            )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "schedule" in config:
+            config["schedule"] = keras.saving.deserialize_keras_object(
+                config["schedule"]
+            )
+        return cls(**config)
+
+
+def update_average(pairs, copies, decay, step=None, where=None):
+    """One EMA update: `average = d * average + (1 - d) * weight` for each
+    `(average, weight)` pair, with `d = min(decay, (1 + step) / (10 + step))`
+    when `step` (a number or a tensor) is given; `copy = weight` for each pair
+    of `copies`. With `where` (a boolean tensor), only where it holds: else
+    every average (of a finite weight) and copy keeps its value. Written in
+    `keras.ops`, so it runs inside a compiled step."""
+    if step is not None:
+        step = ops.cast(step, "float32")
+        decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+    if where is not None:
+        # One scalar select, not one per weight: d = 1 keeps each average
+        # exactly (1 * average + 0 * weight).
+        decay = ops.where(where, decay, 1.0)
+    for average, weight in pairs:
+        average.assign(
+            ops.cast(decay * average + (1.0 - decay) * weight, average.dtype)
+        )
+    for copy, weight in copies:
+        # A copy, not the same buffer: JAX donates each state buffer once.
+        value = ops.copy(weight)
+        if where is not None:
+            value = ops.where(where, value, copy.value)
+        copy.assign(value)
+
+
+def clone_generator(model):
+    """A built structural copy of `model.generator`, with the same weights."""
+    generator = model.generator
+    clone = keras.models.clone_model(generator)
+    if not clone.built:
+        if hasattr(model, "symbolic_generator_inputs"):
+            clone(model.symbolic_generator_inputs())
+        elif getattr(generator, "inputs", None):
+            clone(generator.inputs)
+        else:
+            raise ValueError(
+                "GeneratorEMA cannot build a copy of this generator: use a kgt.GAN "
+                "or a functional generator."
+            )
+    clone.set_weights(generator.get_weights())
+    return clone
+
+
+@register
+class GeneratorEMA(Trick):
+    """An exponential moving average of the generator's weights.
+
+    Yazıcı et al. 2019 ("The Unusual Effectiveness of Averaging in GAN
+    Training"); ProGAN, StyleGAN and BigGAN sample from such an average.
+    After every finite step each averaged weight becomes
+    `d * average + (1 - d) * weight`, with `d = min(decay, (1 + t) / (10 + t))`
+    at step `t` when `warmup` is on. Non-trainable weights (batch-norm
+    statistics) are copied; when `fit` ends the averaged generator's
+    batch-norm statistics are recomputed from its own samples
+    (`kgt.GAN.recalibrate_batch_norm`). The average is kept in the GAN
+    (`gan.trick_states["ema_generator"]`, saved with it), and `generate()`
+    samples from it.
+
+    Args:
+        decay: float in [0, 1). Weight of the old average per step.
+        warmup: bool. Use the smaller decay early on (see above).
+        recalibrate_batch_norm: bool or None. Recompute the averaged
+            generator's batch-norm statistics when `fit` ends. None: for an
+            unconditional GAN, not for a conditional one (True there is an
+            error: it needs labels).
+    """
+
+    def __init__(self, decay=0.999, warmup=True, recalibrate_batch_norm=None, **kw):
+        super().__init__(**kw)
+        self.decay = check_number("decay", decay, low=0.0, high=1.0, high_open=True)
+        self.warmup = bool(warmup)
+        if not (
+            recalibrate_batch_norm is None or isinstance(recalibrate_batch_norm, bool)
+        ):
+            raise TypeError(
+                "`recalibrate_batch_norm` must be True, False or None. Received: "
+                f"recalibrate_batch_norm={recalibrate_batch_norm!r}"
+            )
+        self.recalibrate_batch_norm = recalibrate_batch_norm
+        self._pairs = self._copies = ()
+
+    def setup(self, gan):
+        if self.recalibrate_batch_norm is True and gan.conditional:
+            raise ValueError(
+                "GeneratorEMA cannot recalibrate a conditional generator's "
+                "batch-norm statistics without labels: pass "
+                "recalibrate_batch_norm=False and call "
+                "gan.recalibrate_batch_norm(labels=...) after fit. Received: "
+                "recalibrate_batch_norm=True"
+            )
+        average = gan.trick_states.get(EMA_GENERATOR)
+        if average is None:
+            average = gan.attach_trick_state(EMA_GENERATOR, clone_generator(gan))
+        self.follow(average, gan.generator)
+
+    def follow(self, average, generator):
+        """Averages `generator`'s weights into `average` (a copy of it)."""
+        # Tuples of pairs: not tracked as this layer's own weights.
+        self._pairs = tuple(
+            zip(average.trainable_weights, generator.trainable_weights, strict=True)
+        )
+        self._copies = tuple(
+            zip(
+                average.non_trainable_weights,
+                generator.non_trainable_weights,
+                strict=True,
+            )
+        )
+
+    def end_step(self, outcome):
+        self.update(outcome.step, outcome.finite)
+
+    def update(self, step, finite=None):
+        """One update of the average (at step `step`, where `finite`)."""
+        update_average(
+            self._pairs,
+            self._copies,
+            self.decay,
+            step if self.warmup else None,
+            where=finite,
+        )
+
+    def fit_end(self, gan):
+        if self.recalibrate_batch_norm is not False and not gan.conditional:
+            gan.recalibrate_batch_norm(use_ema=True)
+
+    def trace_key(self):
+        return (
+            type(self),
+            self.decay,
+            self.warmup,
+            tuple(id(a) for a, _ in self._pairs),
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "decay": self.decay,
+            "warmup": self.warmup,
+            "recalibrate_batch_norm": self.recalibrate_batch_norm,
+        }
+
+
+@register
+class PenaltyTerm(Trick):
+    """Adds a `kgt.penalties` penalty to D's loss, reported as `penalty`.
+
+    `kgt.GAN.compile(penalty=...)` makes one. With the penalty's `every=k`
+    it is computed on every k-th D update only, times k (StyleGAN2's lazy
+    regularisation); the updates in between add 0.
+
+    Args:
+        penalty: `kgt.penalties.Penalty`.
+    """
+
+    loss_names = ("penalty",)
+
+    def __init__(self, penalty, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(penalty, dict):
+            penalty = keras.saving.deserialize_keras_object(penalty)
+        if not callable(penalty) or not hasattr(penalty, "every"):
+            raise TypeError(
+                "`penalty` must be a kgt.penalties.Penalty. "
+                f"Received: penalty={penalty!r}"
+            )
+        self.penalty = penalty
+
+    def discriminator_loss(self, context):
+        def compute():
+            return self.penalty(
+                context.discriminate,
+                context.real,
+                context.fake,
+                seed=context.seed,
+                input_gradient=context.input_gradient,
+            )
+
+        every = self.penalty.every
+        if every == 1 or not context.training:
+            return {"penalty": compute()}
+        due = ops.equal(ops.mod(context.d_step, every), 0)
+        zero = ops.zeros((), dtype="float32")
+        return {"penalty": context.run_if(due, lambda: compute() * float(every), zero)}
+
+    def trace_key(self):
+        return (type(self), self.penalty)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "penalty": keras.saving.serialize_keras_object(self.penalty),
+        }
+
+
+@register
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning-rate schedule times a factor.
+
+    `DiscriminatorLRBalancer` wraps a discriminator optimizer's schedule in
+    one, so it can lower and restore the rate while the schedule runs; the
+    factor then comes from the balancer's state (`use_scale`).
+
+    Args:
+        schedule: `LearningRateSchedule`. The schedule to scale.
+        scale: float. The factor (until `use_scale`).
+    """
+
+    def __init__(self, schedule, scale=1.0):
+        self.schedule = schedule
+        self.scale = float(scale)
+        self._scale_fn = None
+
+    def use_scale(self, fn):
+        """Reads the factor from `fn()` (a float32 scalar tensor) from now on."""
+        self._scale_fn = fn
+
+    def current_scale(self):
+        return self.scale if self._scale_fn is None else self._scale_fn()
+
+    def __call__(self, step):
+        return self.schedule(step) * ops.cast(self.current_scale(), "float32")
+
+    def get_config(self):
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "scale": float(ops.convert_to_numpy(self.current_scale())),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            keras.saving.deserialize_keras_object(config["schedule"]), config["scale"]
+        )
+
+
+@register
+class _ScalarState(keras.layers.Layer):
+    """Named float scalars in one non-trainable vector (a trick's state).
+
+    Saved in 0.1.0 files (`trick_states["lr_balancer"]`), so kept as is.
+    """
+
+    def __init__(self, names, **kwargs):
+        super().__init__(**kwargs)
+        self.names = list(names)
+        self.values = self.add_weight(
+            shape=(len(self.names),),
+            initializer="zeros",
+            trainable=False,
+            name="values",
+        )
+        self.built = True
+
+    def read(self):
+        """`{name: float}` (host side: one transfer)."""
+        values = ops.convert_to_numpy(self.values)
+        return {name: float(v) for name, v in zip(self.names, values, strict=True)}
+
+    def unstack(self):
+        """`{name: scalar tensor}` (in-step)."""
+        values = ops.unstack(self.values.value)
+        return dict(zip(self.names, values, strict=True))
+
+    def assign_from(self, values):
+        """Sets every value from `{name: scalar tensor}` (in-step)."""
+        self.values.assign(
+            ops.stack([ops.cast(values[name], "float32") for name in self.names])
+        )
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "names": self.names}
+
+
+def _label_floor(gan, samples=8192):
+    """D's lowest reachable loss under the GAN's loss and label policy
+    (`GANLoss.discriminator_floor`, estimated from `samples` draws)."""
+    import numpy as np
+
+    real = np.ones(samples, "float32")
+    fake = np.zeros(samples, "float32")
+    if gan.label_policy is not None:
+        real, fake = gan.label_policy(real, fake, seed=keras.random.SeedGenerator(0))
+        real, fake = ops.convert_to_numpy(real), ops.convert_to_numpy(fake)
+    return gan.loss.discriminator_floor(real, fake)
+
+
+@register
+class DiscriminatorLRBalancer(Trick):
+    """Lowers the discriminator's learning rate while it wins too easily.
+
+    The seeds' advice: "if the adversarial loss rises dramatically while the
+    discriminator loss falls to zero, reduce the discriminator's learning
+    rate". After every step it updates exponential moving averages of that
+    step's own D loss (without the tricks' terms) and G loss. D has
+    collapsed when its smoothed loss has stayed within `collapse_below` of
+    its floor for `patience` steps while G's smoothed loss did not fall (by
+    more than 10%); then D's learning rate is multiplied by `factor`, never
+    below `min_lr`. Once D's loss has stayed more than `2 * collapse_below`
+    above the floor for `patience` steps, the rate is multiplied by
+    `recover`, up to the rate it started at.
+
+    The floor is the lowest loss D can reach under the GAN's loss and label
+    policy: 0 with hard labels, the entropy of the targets with smoothed or
+    noisy labels. It all runs inside the step: the rate is D's optimizer's
+    own variable (or a `ScaledSchedule` around its schedule), set there; the
+    state (`gan.trick_states["lr_balancer"]`) is saved with the GAN, and the
+    last changes are kept in `gan.trick_states["lr_balancer_changes"]`
+    (read them with `changes(gan)`). The rate is logged as `d_lr`.
+
+    Args:
+        collapse_below: float > 0. How close to the floor D's smoothed loss
+            must sit to count as collapsed.
+        patience: int >= 1. Steps of collapse before each reduction (and of
+            balance before each recovery).
+        factor: float in (0, 1). Multiplies the rate on collapse.
+        min_lr: float >= 0. The rate is never set below this.
+        recover: float >= 1, or None. Multiplies the rate after balance, up
+            to the starting rate; None or 1 never raises it.
+        smoothing: float in [0, 1). The moving averages' decay per step.
+        floor: float or None. D's loss floor; computed from the GAN when None.
+    """
+
+    STATE = (
+        "initialized",
+        "base_lr",
+        "scale",
+        "ema_d",
+        "ema_g",
+        "g_reference",
+        "collapse_streak",
+        "balance_streak",
+        "seen",
+    )
+    #: Changes kept between reads: [count, then per slot step, old, new,
+    #: excess, ema_g].
+    SLOTS = 32
+    FIELDS = ("step", "old_lr", "new_lr", "excess", "ema_g")
+
+    def __init__(
+        self,
+        collapse_below=0.1,
+        patience=50,
+        factor=0.5,
+        min_lr=1e-6,
+        recover=2.0,
+        smoothing=0.9,
+        floor=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.collapse_below = check_number(
+            "collapse_below", collapse_below, low=0.0, low_open=True
+        )
+        self.patience = check_int("patience", patience, low=1)
+        self.factor = check_number(
+            "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.min_lr = check_number("min_lr", min_lr, low=0.0)
+        self.recover = (
+            None if recover is None else check_number("recover", recover, low=1.0)
+        )
+        self.smoothing = check_number(
+            "smoothing", smoothing, low=0.0, high=1.0, high_open=True
+        )
+        self.floor = None if floor is None else check_number("floor", floor)
+        self.optimizer = None
+        self._floor = 0.0
+        self._lr = None
+
+    # Binding to an optimizer (host side).
+
+    def setup(self, gan):
+        floor = self.floor
+        if floor is None:
+            floor = _label_floor(gan)
+            if floor is None:
+                raise ValueError(
+                    f"The {type(gan.loss).__name__} loss has no lowest value, so "
+                    "a collapse of D's loss cannot be told from progress; the balancer "
+                    "does not apply to it."
+                )
+        state = gan.attach_trick_state(
+            BALANCER_STATE, _ScalarState(self.STATE, name=BALANCER_STATE)
+        )
+        changes = gan.attach_trick_state(
+            BALANCER_CHANGES,
+            _ScalarState(
+                ["count"]
+                + [f"{f}_{i}" for i in range(self.SLOTS) for f in self.FIELDS],
+                name=BALANCER_CHANGES,
+            ),
+        )
+        self.bind_optimizer(gan.d_optimizer, state, changes, floor)
+
+    def bind_optimizer(self, optimizer, state, changes, floor):
+        """Controls `optimizer`'s rate, keeping the controller's state in the
+        `_ScalarState` layers `state` and `changes` (host side)."""
+        self.optimizer = optimizer
+        self.state, self.changes_state = state, changes
+        self._floor = float(floor)
+        lr = optimizer.learning_rate
+        if isinstance(lr, keras.Variable):
+            self._lr = lr
+            self._schedule = None
+        else:
+            schedule = keras.optimizers.schedules.deserialize(
+                optimizer.get_config()["learning_rate"]
+            )
+            if not isinstance(schedule, ScaledSchedule):
+                schedule = ScaledSchedule(schedule)
+                optimizer.learning_rate = schedule
+            index = self.STATE.index("scale")
+            values = state.values
+            initialized = float(ops.convert_to_numpy(values[0]))
+            if initialized:
+                # The state's scale (restored) holds; else the schedule's.
+                schedule.scale = float(ops.convert_to_numpy(values[index]))
+            start = schedule.scale
+            schedule.use_scale(lambda: ops.where(values[0] > 0, values[index], start))
+            self._lr = None
+            self._schedule = schedule
+
+    def current_lr(self):
+        """D's learning rate now, as a float (host side)."""
+        return float(ops.convert_to_numpy(self.optimizer.learning_rate))
+
+    # The controller, in keras.ops.
+
+    def end_step(self, outcome):
+        self.control(outcome.step, outcome.d_loss, outcome.g_loss, outcome.finite)
+
+    def control(self, step, d_loss, g_loss, finite=True):
+        """One step of the controller (in-step, or eagerly for other models)."""
+        s = self.state.unstack()
+        lr_now = ops.cast(
+            ops.convert_to_tensor(self.optimizer.learning_rate), "float32"
+        )
+        scheduled = self._schedule is not None
+        # First step: the rate it starts from.
+        fresh = ops.equal(s["initialized"], 0.0)
+        unit = ops.ones((), "float32")
+        base = ops.where(fresh, unit if scheduled else lr_now, s["base_lr"])
+        scale = ops.where(fresh, unit, s["scale"])
+        if scheduled:
+            unscaled = lr_now / ops.where(fresh, unit, s["scale"])
+            lr_now = unscaled * scale
+        else:
+            unscaled = base
+        d_loss = ops.cast(d_loss, "float32")
+        g_loss = ops.cast(g_loss, "float32")
+        ok = ops.logical_and(
+            ops.cast(finite, "bool"),
+            ops.logical_and(ops.isfinite(d_loss), ops.isfinite(g_loss)),
+        )
+        smooth = ops.where(s["seen"] > 0, self.smoothing, 0.0)
+        ema_d = smooth * s["ema_d"] + (1 - smooth) * d_loss
+        ema_g = smooth * s["ema_g"] + (1 - smooth) * g_loss
+        excess = ema_d - self._floor
+        collapsed = excess < self.collapse_below
+        streak = ops.where(collapsed, s["collapse_streak"] + 1, 0.0)
+        g_reference = ops.where(
+            ops.logical_and(collapsed, ops.equal(s["collapse_streak"], 0.0)),
+            ema_g,
+            s["g_reference"],
+        )
+        fire = ops.logical_and(collapsed, streak >= self.patience)
+        # G's loss has not fallen meaningfully: G is not catching up.
+        stuck = ema_g >= g_reference - 0.1 * ops.abs(g_reference)
+        reduce = ops.logical_and(fire, stuck)
+        streak = ops.where(fire, 0.0, streak)
+        recovers = self.recover not in (None, 1.0)
+        balanced = ops.logical_and(
+            ops.logical_not(collapsed), excess > 2 * self.collapse_below
+        )
+        if not recovers:
+            balanced = ops.zeros((), "bool")
+        balance = ops.where(balanced, s["balance_streak"] + 1, 0.0)
+        rise_due = ops.logical_and(balanced, balance >= self.patience)
+        rise = ops.logical_and(rise_due, scale < 1.0)
+        balance = ops.where(rise_due, 0.0, balance)
+        lowered = ops.minimum(scale * self.factor, 1.0)
+        floor_scale = ops.where(
+            unscaled > 0, self.min_lr / ops.maximum(unscaled, 1e-30), 0.0
+        )
+        lowered = ops.maximum(lowered, ops.minimum(scale, floor_scale))
+        raised = ops.minimum(scale * (self.recover or 1.0), 1.0)
+        new_scale = ops.where(reduce, lowered, ops.where(rise, raised, scale))
+        changed = ops.logical_and(ok, ops.not_equal(new_scale, scale))
+        new = {
+            "initialized": unit,
+            "base_lr": base,
+            "scale": ops.where(ok, new_scale, scale),
+            "ema_d": ops.where(ok, ema_d, s["ema_d"]),
+            "ema_g": ops.where(ok, ema_g, s["ema_g"]),
+            "g_reference": ops.where(ok, g_reference, s["g_reference"]),
+            "collapse_streak": ops.where(ok, streak, s["collapse_streak"]),
+            "balance_streak": ops.where(ok, balance, s["balance_streak"]),
+            "seen": ops.where(ok, s["seen"] + 1, s["seen"]),
+        }
+        self.state.assign_from(new)
+        if not scheduled:
+            self._lr.assign(ops.cast(base * new["scale"], self._lr.dtype))
+        new_lr = unscaled * new["scale"]
+        self._record(changed, step, lr_now, new_lr, excess, ema_g)
+        self._d_lr = new_lr
+
+    def _record(self, changed, step, old_lr, new_lr, excess, ema_g):
+        variable = self.changes_state.values
+        values = variable.value
+        count = values[0]
+        slot = ops.cast(ops.mod(count, self.SLOTS), "int32")
+        entry = ops.stack(
+            [ops.cast(v, "float32") for v in (step, old_lr, new_lr, excess, ema_g)]
+        )
+        width = len(self.FIELDS)
+        rows = ops.reshape(values[1:], (self.SLOTS, width))
+        hit = ops.equal(ops.arange(self.SLOTS, dtype="int32"), slot)[:, None]
+        rows = ops.where(ops.logical_and(hit, changed), entry[None, :], rows)
+        count = count + ops.cast(changed, "float32")
+        variable.assign(ops.concatenate([count[None], ops.reshape(rows, (-1,))]))
+
+    def logs(self):
+        return {"d_lr": self._d_lr}
+
+    def read_changes(self, since=0):
+        """The changes made since the `since`-th (host side: one transfer):
+        `(count, [dict of FIELDS])`, the oldest lost past `SLOTS`."""
+        values = ops.convert_to_numpy(self.changes_state.values)
+        count = int(values[0])
+        rows = values[1:].reshape(self.SLOTS, len(self.FIELDS))
+        first = max(since, count - self.SLOTS)
+        found = [
+            dict(zip(self.FIELDS, map(float, rows[i % self.SLOTS]), strict=True))
+            for i in range(first, count)
+        ]
+        return count, found
+
+    def describe(self, change):
+        """A sentence for a change from `read_changes`."""
+        if change["new_lr"] < change["old_lr"]:
+            return (
+                f"D's loss within {change['excess']:.3g} of its floor "
+                f"{self._floor:.3g} for {self.patience} steps while G's loss "
+                f"rose to {change['ema_g']:.3g}"
+            )
+        return (
+            f"D's loss {change['excess']:.3g} above its floor for {self.patience} steps"
+        )
+
+    def trace_key(self):
+        return (type(self), tuple(sorted(self.get_config().items())), self._floor)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "collapse_below": self.collapse_below,
+            "patience": self.patience,
+            "factor": self.factor,
+            "min_lr": self.min_lr,
+            "recover": self.recover,
+            "smoothing": self.smoothing,
+            "floor": self.floor,
+        }
+
+
+@register
+class NonFiniteGuard(keras.layers.Layer):
+    """Keeps a GAN's last finite state when a step turns non-finite.
+
+    Owns the latch `[steps of this fit, first non-finite step or 0]`: once a
+    step is non-finite, the later steps of the same `fit` apply nothing, so
+    `fit` may dispatch steps ahead of the callback that stops it and still
+    keep the last finite state. `begin` snapshots the running statistics
+    (batch norm, spectral norm's vector) that a forward pass assigns; `end`
+    puts them back after a non-finite step (the glue skips the weights' and
+    optimizers' updates itself).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.latch = self.add_weight(
+            shape=(2,),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            name="non_finite",
+        )
+        self.built = True
+
+    def begin(self, statistics):
+        """Snapshots `statistics` (variables); returns a token for `end`
+        whose `allowed` says whether this step may apply anything."""
+        saved = [ops.copy(variable.value) for variable in statistics]
+        steps, first = ops.unstack(self.latch.value)
+        return {
+            "statistics": list(statistics),
+            "saved": saved,
+            "steps": steps,
+            "first": first,
+            "allowed": ops.equal(first, 0),
+        }
+
+    def end(self, token, finite):
+        for variable, value in zip(token["statistics"], token["saved"], strict=True):
+            variable.assign(ops.where(finite, variable.value, value))
+        steps = token["steps"] + 1
+        first = ops.where(
+            ops.logical_and(token["allowed"], ops.logical_not(finite)),
+            steps,
+            token["first"],
+        )
+        self.latch.assign(ops.cast(ops.stack([steps, first]), "int32"))
+
+    def reset(self):
+        self.latch.assign(ops.zeros((2,), "int32"))
+
+    def first_non_finite(self):
+        """The first non-finite step of this fit, or 0 (host side)."""
+        return int(ops.convert_to_numpy(self.latch)[1])
+
+    def load_own_variables(self, store):
+        if len(store.keys()):  # 0.1.0 files kept the latch in the GAN
+            super().load_own_variables(store)
+
+
+def chain_hooks(tricks):
+    """`{hook: [tricks overriding it]}`, in the tricks' order."""
+    table = {name: [] for name in HOOKS}
+    for trick in tricks:
+        for name in trick.hooks():
+            table[name].append(trick)
+    return table
+
+
+def finite_or_zero(value):
+    """`value` (a float) when finite, else 0.0 (for host-side summaries)."""
+    return value if math.isfinite(value) else 0.0
