@@ -11,6 +11,15 @@ batch 64:
                batch-norm recalibration timed apart, as `recalibrate_ms`)
     kgt-lazy   kgt-all with lazy R1 (`R1(gamma, every=16)`, StyleGAN2's
                remedy for R1's cost: computed every 16th step, 16x)
+    handwritten-all
+               kgt-all's tricks written by hand in a `train_step`, the way a
+               careful user would (TensorFlow): smoothed labels, instance
+               noise on every D input, R1 on the real batch, the generator
+               average and the balancer's rule, all in the step
+    old-plain, old-all
+               kgt-plain and kgt-all on an earlier copy of the package
+               (`--old-package DIR`, a folder holding `keras_gan_tricks_old`,
+               the package renamed), to compare versions in one run
     classic    the seed tutorials' loop: generator.predict, then
                discriminator.train_on_batch on real+fake, then
                combined.train_on_batch with the discriminator frozen
@@ -28,6 +37,7 @@ size after epoch 2 and epoch 20 of kgt-all.
     python benchmarks/speed.py --quick         # 3 rounds, fewer steps
     python benchmarks/speed.py --rounds 7      # any number of rounds
     python benchmarks/speed.py --json out.json --backend tensorflow
+    python benchmarks/speed.py --old-package /tmp/old   # with old-plain, old-all
 
 Why 21 rounds, and the `*_fast` ratios: on the shared 2-core machine this
 was written on, a contender's round either runs at the speed of its work or
@@ -56,6 +66,10 @@ def _parse(argv):
     parser.add_argument("--models", nargs="*", default=["dcgan28", "digits"])
     parser.add_argument(
         "--rounds", type=int, default=None, help="default: 21, or 3 with --quick"
+    )
+    parser.add_argument(
+        "--old-package",
+        help="a folder with an earlier version as `keras_gan_tricks_old`",
     )
     return parse_args(parser, argv)
 
@@ -146,23 +160,121 @@ def make_bare(model):
     return run
 
 
-def make_kgt(model, tricks, callbacks_out=None, every=1):
+def make_handwritten_all(model):
+    """kgt-all's tricks by hand, in one TensorFlow `train_step`."""
+    import tensorflow as tf
+
+    g, d, _ = networks(model)
+    latent = LATENT[model]
+    ema_g = keras.models.clone_model(g)
+    ema_g.set_weights(g.get_weights())
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    smooth, noise, gamma, decay = 0.1, 0.1, 0.1, 0.999
+    # The balancer's rule (kgt's defaults): smoothed losses, a streak at
+    # D's floor (the entropy of the smoothed target), halve D's rate.
+    floor = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1)) / 2
+    patience, collapse_below, factor, min_lr = 50, 0.1, 0.5, 1e-6
+
+    class Handwritten(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.generator, self.discriminator, self.ema_g = g, d, ema_g
+            self.seed = keras.random.SeedGenerator(0)
+            self.balance = self.add_weight(
+                shape=(4,), initializer="zeros", trainable=False, name="balance"
+            )
+
+        def compile(self):
+            super().compile()
+            self.d_optimizer, self.g_optimizer = adam(), adam()
+            self.d_optimizer.build(d.trainable_weights)
+            self.g_optimizer.build(g.trainable_weights)
+
+        def noisy(self, x):
+            return x + noise * keras.random.normal(tf.shape(x), seed=self.seed)
+
+        def train_step(self, real):
+            n = tf.shape(real)[0]
+            z = keras.random.normal((n, latent), seed=self.seed)
+            fake = self.generator(z, training=True)
+            images = self.noisy(tf.concat([real, fake], axis=0))
+            labels = tf.concat([(1 - smooth) * tf.ones((n, 1)), tf.zeros((n, 1))], 0)
+            with tf.GradientTape() as tape:
+                game = bce(labels, self.discriminator(images, training=True))
+                x = self.noisy(real)
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    out = tf.reduce_sum(self.discriminator(x, training=True))
+                grad = inner.gradient(out, x)
+                r1 = (
+                    0.5
+                    * gamma
+                    * tf.reduce_mean(
+                        tf.reduce_sum(tf.square(tf.reshape(grad, (n, -1))), axis=1)
+                    )
+                )
+                d_loss = game + r1
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(
+                zip(grads, self.discriminator.trainable_weights, strict=True)
+            )
+            z = keras.random.normal((n, latent), seed=self.seed)
+            with tf.GradientTape() as tape:
+                logits = self.discriminator(
+                    self.noisy(self.generator(z, training=True))
+                )
+                g_loss = bce(tf.ones((n, 1)), logits)
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(
+                zip(grads, self.generator.trainable_weights, strict=True)
+            )
+            t = tf.cast(self.g_optimizer.iterations, "float32")
+            k = tf.minimum(decay, (1 + t) / (10 + t))
+            for a, w in zip(ema_g.trainable_weights, g.trainable_weights, strict=True):
+                a.assign(k * a + (1 - k) * w)
+            for a, w in zip(
+                ema_g.non_trainable_weights, g.non_trainable_weights, strict=True
+            ):
+                a.assign(w)
+            ema_d, ema_gl, streak, seen = tf.unstack(self.balance)
+            s = tf.where(seen > 0, 0.9, 0.0)
+            ema_d = s * ema_d + (1 - s) * game
+            ema_gl = s * ema_gl + (1 - s) * g_loss
+            streak = tf.where(ema_d - floor < collapse_below, streak + 1, 0.0)
+            lr = self.d_optimizer.learning_rate
+            fire = streak >= patience
+            lr.assign(tf.where(fire, tf.maximum(lr * factor, min_lr), lr))
+            streak = tf.where(fire, 0.0, streak)
+            self.balance.assign(tf.stack([ema_d, ema_gl, streak, seen + 1]))
+            return {"d_loss": d_loss, "g_loss": g_loss, "d_lr": lr}
+
+    model_ = Handwritten()
+    model_.compile()
+
+    def run(data, steps):
+        model_.fit(data[: steps * BATCH], batch_size=BATCH, verbose=0, shuffle=False)
+
+    return run
+
+
+def make_kgt(model, tricks, callbacks_out=None, every=1, package=None):
+    kgt_ = package or kgt
     g, d, _ = networks(model)
     if not tricks:
-        gan = kgt.GAN(g, d, seed=0)
+        gan = kgt_.GAN(g, d, seed=0)
         gan.compile()
         callbacks = []
     else:
-        gan = kgt.GAN(g, d, seed=0, instance_noise=0.1)
+        gan = kgt_.GAN(g, d, seed=0, instance_noise=0.1)
         gan.compile(
-            label_policy=kgt.labels.OneSidedSmoothing(0.1),
-            penalty=kgt.penalties.R1(0.1, every=every),
+            label_policy=kgt_.labels.OneSidedSmoothing(0.1),
+            penalty=kgt_.penalties.R1(0.1, every=every),
         )
         callbacks = [
-            kgt.callbacks.DiscriminatorLRBalancer(),
+            kgt_.callbacks.DiscriminatorLRBalancer(),
             # The averaged generator's batch-norm recalibration runs once per
             # `fit`, not per step: timed on its own (`recalibrate_ms`).
-            kgt.callbacks.GeneratorEMA(0.999, recalibrate_batch_norm=False),
+            kgt_.callbacks.GeneratorEMA(0.999, recalibrate_batch_norm=False),
         ]
     if callbacks_out is not None:
         callbacks_out.extend(callbacks)
@@ -287,6 +399,9 @@ PAIRS = {
     "kgt_all_over_kgt_plain": ("kgt-all", "kgt-plain"),
     "kgt_lazy_over_bare": ("kgt-lazy", "bare"),
     "classic_over_kgt_all": ("classic", "kgt-all"),
+    "kgt_all_over_handwritten_all": ("kgt-all", "handwritten-all"),
+    "kgt_plain_over_old_plain": ("kgt-plain", "old-plain"),
+    "kgt_all_over_old_all": ("kgt-all", "old-all"),
 }
 
 
@@ -313,7 +428,7 @@ def ratios(times):
     return out
 
 
-def bench_model(model, rounds, steps, memory_epochs):
+def bench_model(model, rounds, steps, memory_epochs, old_package=None):
     backend = keras.backend.backend()
     contenders = {}
     if backend == "tensorflow":
@@ -322,6 +437,11 @@ def bench_model(model, rounds, steps, memory_epochs):
     contenders["kgt-all"] = make_kgt(model, tricks=True)
     contenders["kgt-lazy"] = make_kgt(model, tricks=True, every=16)
     contenders["classic"] = make_classic(model)
+    if backend == "tensorflow":
+        contenders["handwritten-all"] = make_handwritten_all(model)
+    if old_package is not None:
+        contenders["old-plain"] = make_kgt(model, tricks=False, package=old_package)
+        contenders["old-all"] = make_kgt(model, tricks=True, package=old_package)
     data = data_for(model, steps)
     for run in contenders.values():
         run(data, steps)  # warm up: trace and compile
@@ -378,10 +498,14 @@ def main():
         raise SystemExit(f"--rounds must be at least 1. Received: {rounds}")
     steps = {"dcgan28": 5 if args.quick else 10, "digits": 10 if args.quick else 29}
     memory_epochs = 6 if args.quick else 20
+    old = None
+    if args.old_package:
+        sys.path.insert(0, args.old_package)
+        import keras_gan_tricks_old as old
     results = {}
     for model in args.models:
         print(f"{model}:", flush=True)
-        results[model] = bench_model(model, rounds, steps[model], memory_epochs)
+        results[model] = bench_model(model, rounds, steps[model], memory_epochs, old)
     print()
     keys = [
         *(k for key in PAIRS for k in (key, f"{key}_fast")),

@@ -3,7 +3,6 @@
 import warnings
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_gan_tricks import _backend
@@ -11,31 +10,25 @@ from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
 from keras_gan_tricks._support import (
+    ConfigMixin,
     GANOptimizers,
+    SamplingMixin,
     StopOnNonFinite,
     check_batch_shape,
     check_fit_data,
-    check_labels,
-    load_streams,
-    recalibrate_batch_norm,
-    save_streams,
 )
 from keras_gan_tricks._utils import (
     check_int,
-    describe_shape,
     register,
-    static_shape,
     walk_layers,
 )
-from keras_gan_tricks.architectures import joint_batch, shape_mismatch
+from keras_gan_tricks.architectures import joint_batch
 from keras_gan_tricks.layers import InstanceNoise
 from keras_gan_tricks.tricks import (
-    EMA_GENERATOR,
     DiscriminatorContext,
     NonFiniteGuard,
     PenaltyTerm,
     StepOutcome,
-    Trick,
     TrickCallback,
     chain_hooks,
 )
@@ -65,7 +58,7 @@ class _OutsideStep:
 
 
 @register
-class GAN(keras.Model):
+class GAN(SamplingMixin, ConfigMixin, keras.Model):
     """A generative adversarial network trained with `fit`.
 
     Wraps any generator (latent vector to sample) and any discriminator
@@ -199,87 +192,6 @@ class GAN(keras.Model):
         # non-finite, where that `fit` stopped, or None.
         self.non_finite_step = None
 
-    # Construction-time checks and building.
-
-    @staticmethod
-    def _resolve_instance_noise(instance_noise, seed):
-        if instance_noise is None or isinstance(instance_noise, InstanceNoise):
-            return instance_noise
-        if isinstance(instance_noise, dict):
-            return keras.saving.deserialize_keras_object(instance_noise)
-        if isinstance(instance_noise, bool) or not isinstance(
-            instance_noise, (int, float)
-        ):
-            raise TypeError(
-                "`instance_noise` must be a stddev (float >= 0), a "
-                "kgt.layers.InstanceNoise or None. "
-                f"Received: instance_noise={instance_noise!r}"
-            )
-        try:
-            return InstanceNoise(instance_noise, seed=seed, name="instance_noise")
-        except ValueError as error:
-            raise ValueError(
-                "`instance_noise` must be a stddev >= 0. "
-                f"Received: instance_noise={instance_noise!r}"
-            ) from error
-
-    def _resolve_latent_dim(self, latent_dim):
-        inputs = getattr(self.generator, "inputs", None)
-        inferred = None
-        if inputs:
-            shape = static_shape(inputs[0])
-            if len(shape) == 2 and shape[1] is not None:
-                inferred = shape[1]
-        if latent_dim is None:
-            if inferred is None:
-                raise ValueError(
-                    "Could not read `latent_dim` from the generator (it has no "
-                    "known `(batch, latent_dim)` input). Pass it: "
-                    "kgt.GAN(generator, discriminator, latent_dim=...). "
-                    "Received: latent_dim=None"
-                )
-            return inferred
-        latent_dim = check_int("latent_dim", latent_dim, low=1)
-        if inferred is not None and inferred != latent_dim:
-            raise ValueError(
-                f"`latent_dim` does not match the generator's input, which takes "
-                f"vectors of size {inferred}. Received: latent_dim={latent_dim}"
-            )
-        return latent_dim
-
-    def _resolve_condition(self, condition_shape, condition_dtype):
-        inputs = getattr(self.generator, "inputs", None)
-        if condition_shape is None:
-            if inputs and len(inputs) == 2:
-                spec = inputs[1]
-                return static_shape(spec)[1:], keras.backend.standardize_dtype(
-                    spec.dtype
-                )
-            if inputs and len(inputs) > 2:
-                raise ValueError(
-                    "The generator must take a latent vector and, if "
-                    f"conditional, one label input; it has {len(inputs)} inputs."
-                )
-            return None, None
-        if isinstance(condition_shape, int) and not isinstance(condition_shape, bool):
-            condition_shape = (condition_shape,)
-        if not isinstance(condition_shape, (tuple, list)) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 1
-            for d in condition_shape
-        ):
-            raise TypeError(
-                "`condition_shape` must be a tuple of positive ints (one label's "
-                f"shape, no batch axis). Received: condition_shape={condition_shape!r}"
-            )
-        try:
-            condition_dtype = keras.backend.standardize_dtype(condition_dtype)
-        except ValueError as error:
-            raise ValueError(
-                f"`condition_dtype` is not a dtype. Received: "
-                f"condition_dtype={condition_dtype!r}"
-            ) from error
-        return tuple(condition_shape), condition_dtype
-
     @property
     def conditional(self):
         """Whether labels are fed to both networks."""
@@ -290,64 +202,6 @@ class GAN(keras.Model):
 
     def _d_inputs(self, samples, condition):
         return [samples, condition] if self.conditional else samples
-
-    def symbolic_generator_inputs(self):
-        """Symbolic inputs of the generator: `z`, or `[z, labels]`."""
-        z = keras.KerasTensor((None, self.latent_dim), dtype="float32")
-        if not self.conditional:
-            return z
-        condition = keras.KerasTensor(
-            (None, *self.condition_shape), dtype=self.condition_dtype
-        )
-        return [z, condition]
-
-    def _build_networks(self):
-        """Builds both networks symbolically and checks that they fit together."""
-        inputs = self.symbolic_generator_inputs()
-        z, condition = inputs if self.conditional else (inputs, None)
-        try:
-            fake = self.generator(self._g_inputs(z, condition))
-        except Exception as error:
-            labels = (
-                f" with labels of shape (batch, *{self.condition_shape})"
-                if self.conditional
-                else ""
-            )
-            raise ValueError(
-                "Could not call the generator on latent vectors of shape "
-                f"(batch, {self.latent_dim}){labels}: {error}"
-            ) from error
-        if isinstance(fake, (list, tuple)):
-            raise ValueError(
-                f"The generator must return one tensor. It returned {len(fake)} outputs."
-            )
-        self.sample_shape = static_shape(fake)[1:]
-        d_inputs = getattr(self.discriminator, "inputs", None)
-        if d_inputs:
-            mismatch = shape_mismatch(self.sample_shape, static_shape(d_inputs[0])[1:])
-            if mismatch:
-                raise ValueError(mismatch)
-        try:
-            logits = self.discriminator(self._d_inputs(fake, condition))
-        except Exception as error:
-            raise ValueError(
-                "The discriminator cannot take the generator's output of shape "
-                f"{describe_shape(self.sample_shape)}: {error}"
-            ) from error
-        if isinstance(logits, (list, tuple)) or static_shape(logits)[1:] not in (
-            (),
-            (1,),
-        ):
-            shape = (
-                [static_shape(t) for t in logits]
-                if isinstance(logits, (list, tuple))
-                else static_shape(logits)
-            )
-            raise ValueError(
-                "The discriminator must emit one logit per sample, of shape "
-                f"(batch,) or (batch, 1). It emits shape {shape}."
-            )
-        self.built = True
 
     # Compilation.
 
@@ -464,77 +318,6 @@ class GAN(keras.Model):
         # exist before weights are loaded into them.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
-
-    @staticmethod
-    def _check_tricks(tricks):
-        if tricks is None:
-            return []
-        if isinstance(tricks, Trick) or not isinstance(tricks, (list, tuple)):
-            raise TypeError(
-                "`tricks` must be a list of kgt.tricks.Trick. "
-                f"Received: tricks={tricks!r}"
-            )
-        tricks = [
-            keras.saving.deserialize_keras_object(t) if isinstance(t, dict) else t
-            for t in tricks
-        ]
-        for trick in tricks:
-            if not isinstance(trick, Trick):
-                raise TypeError(
-                    "`tricks` must hold kgt.tricks.Trick objects. "
-                    f"Received: {trick!r} (of type {type(trick).__name__}) in "
-                    f"tricks={tricks!r}"
-                )
-        if len({id(t) for t in tricks}) != len(tricks):
-            raise ValueError(
-                f"`tricks` holds the same trick twice. Received: tricks={tricks!r}"
-            )
-        return tricks
-
-    def _uses_float16(self):
-        return any(
-            net.dtype_policy.compute_dtype == "float16"
-            for net in (self, self.generator, self.discriminator)
-        )
-
-    @staticmethod
-    def _get_optimizer(arg, optimizer):
-        if optimizer is None:
-            return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
-        try:
-            return keras.optimizers.get(optimizer)
-        except (ValueError, TypeError) as error:
-            raise ValueError(
-                f"`{arg}` must be a keras optimizer, its name or its config. "
-                f"Received: {arg}={optimizer!r}"
-            ) from error
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        serialize = keras.saving.serialize_keras_object
-        config = {
-            "d_optimizer": serialize(self.d_optimizer),
-            "g_optimizer": serialize(self.g_optimizer),
-            "loss": serialize(self.loss),
-            "label_policy": None
-            if self.label_policy is None
-            else serialize(self.label_policy),
-            "penalty": None if self.penalty is None else serialize(self.penalty),
-            "d_steps": self.d_steps,
-            "d_batch": self.d_batch,
-            **self._keras_compile_args,
-        }
-        tricks = [t for t in self.tricks if not isinstance(t, PenaltyTerm)]
-        if tricks:
-            config["tricks"] = [serialize(t) for t in tricks]
-        return config
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        for key in ("d_optimizer", "g_optimizer"):
-            config[key] = keras.optimizers.deserialize(config[key])
-        self.compile(**config)
 
     # The tricks of a step.
 
@@ -850,98 +633,6 @@ class GAN(keras.Model):
         check_fit_data(self, x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
-    # Sampling.
-
-    def sample_latent(self, n, seed=None):
-        """Returns `n` latent vectors as a NumPy array.
-
-        Drawn with NumPy from `seed`, so the same seed gives the same vectors
-        on every backend and after saving and loading.
-
-        Args:
-            n: int >= 1. How many vectors.
-            seed: int or None. None draws fresh entropy.
-        """
-        n = check_int("n", n, low=1)
-        if seed is not None:
-            seed = check_int("seed", seed, low=0)
-        rng = np.random.default_rng(seed)
-        shape = (n, self.latent_dim)
-        if self.latent_distribution == "uniform":
-            return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
-        return rng.standard_normal(shape).astype("float32")
-
-    def generate(self, n, seed=None, labels=None, batch_size=256, use_ema=True):
-        """Returns `n` generated samples as a float32 NumPy array (inference mode).
-
-        Args:
-            n: int >= 1. How many samples.
-            seed: int or None. Seeds the latent vectors (see `sample_latent`):
-                the same seed gives the same samples from the same weights.
-            labels: array of `n` labels, for a conditional GAN (required
-                there, rejected otherwise).
-            batch_size: int >= 1. Samples per generator call.
-            use_ema: bool. Sample from the moving average of the generator's
-                weights when `kgt.callbacks.GeneratorEMA` keeps one.
-        """
-        batch_size = check_int("batch_size", batch_size, low=1)
-        z = self.sample_latent(n, seed)
-        labels = check_labels(self, labels, n)
-        self.sync_state()
-        generator = self._sampling_generator(use_ema)
-        chunks = []
-        for start in range(0, n, batch_size):
-            chunk = z[start : start + batch_size]
-            if self.conditional:
-                chunk = [chunk, labels[start : start + batch_size]]
-            samples = generator(chunk, training=False)
-            # float32 even under mixed precision: NumPy has no bfloat16.
-            chunks.append(ops.convert_to_numpy(ops.cast(samples, "float32")))
-        return np.concatenate(chunks, axis=0)
-
-    def recalibrate_batch_norm(
-        self, batches=16, batch_size=256, labels=None, seed=0, use_ema=True
-    ):
-        """Recomputes the generator's batch-norm statistics from its own
-        samples ("standing statistics", BigGAN).
-
-        A batch-norm layer samples with moving averages of its training
-        batches' statistics, which lag a generator whose weights keep moving,
-        and do not belong to the weights of an averaged generator at all
-        (`GeneratorEMA` copies the raw generator's). This runs the generator
-        in training mode on `batches` batches of latents and sets each
-        batch-norm layer's moving mean and variance to the average of its
-        batch statistics over them; `generate()` then samples with the new
-        statistics. The weights do not change, but the calls run in training
-        mode, so dropout is active during them and a spectral-normalised
-        layer takes its usual power-iteration step per call.
-        `kgt.callbacks.GeneratorEMA` does this for the averaged generator
-        when `fit` ends. Call it outside `fit` (or from `on_train_end`).
-
-        Args:
-            batches: int >= 1. Generator calls to average over.
-            batch_size: int >= 2. Latents per call.
-            labels: for a conditional GAN, an array of conditions (any
-                number, shaped like `generate`'s labels); each call draws
-                `batch_size` of them. Rejected for an unconditional GAN.
-            seed: int >= 0. Seeds the latents (and the labels drawn), so a
-                recalibration is repeatable.
-            use_ema: bool. Recalibrate the averaged generator when
-                `GeneratorEMA` keeps one, else the generator itself.
-
-        Returns:
-            The number of batch-norm layers recalibrated (0 when the
-            generator has none: then nothing runs).
-        """
-        self.sync_state()
-        return recalibrate_batch_norm(
-            self, self._sampling_generator(use_ema), batches, batch_size, labels, seed
-        )
-
-    def _sampling_generator(self, use_ema):
-        generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
-        return self.generator if generator is None else generator
-
     # State kept for tricks.
 
     def sync_state(self):
@@ -965,55 +656,3 @@ class GAN(keras.Model):
         # A compiled step would not see state added after it was traced.
         self.train_function = None
         return layer
-
-    # Serialization.
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        save_streams(self, store)
-
-    def load_own_variables(self, store):
-        keys = load_streams(self, store)
-        # 0.1.0 kept the non-finite latch here, after the batch values; it
-        # restarts with every fit, so it is not carried over.
-        keys = keys[: len(self._trainable_variables + self._non_trainable_variables)]
-        super().load_own_variables({k: store[k] for k in keys})
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "latent_dim": self.latent_dim,
-            "latent_distribution": self.latent_distribution,
-            "condition_shape": None
-            if self.condition_shape is None
-            else list(self.condition_shape),
-            "condition_dtype": self.condition_dtype or "int32",
-            "instance_noise": None
-            if self.instance_noise is None
-            else keras.saving.serialize_keras_object(self.instance_noise),
-            "seed": self.seed,
-            "trick_states": {
-                name: keras.saving.serialize_keras_object(layer)
-                for name, layer in self.trick_states.items()
-            },
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        if config.get("condition_shape") is not None:
-            config["condition_shape"] = tuple(config["condition_shape"])
-        trick_states = config.pop("trick_states", None) or {}
-        gan = cls(**config)
-        for name, layer_config in trick_states.items():
-            layer = keras.saving.deserialize_keras_object(layer_config)
-            if isinstance(layer, keras.Model) and not layer.built:
-                layer.build_from_config(layer_config.get("build_config", {}))
-            gan.attach_trick_state(name, layer)
-        return gan

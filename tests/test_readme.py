@@ -29,6 +29,24 @@ def test_the_readme_has_the_examples():
     ]
 
 
+def test_the_readme_trick_is_the_tested_one():
+    """The README's own trick is `tests/test_tricks.py`'s, which runs on
+    every backend."""
+    import inspect
+
+    from tests.test_tricks import ShiftConsistency
+
+    text = README.read_text()
+    section = text[text.index("### Write your own trick") :]
+    block = re.search(r"```python\n(.*?)^```", section, re.M | re.S).group(1)
+    source = (
+        "@keras.saving"
+        + inspect.getsource(ShiftConsistency).split("@keras.saving", 1)[1]
+    )
+    assert source.strip() in block
+    assert len(source.strip().splitlines()) <= 30
+
+
 @pytest.mark.parametrize("title,code", _blocks(), ids=lambda v: str(v)[:20])
 def test_readme_example_runs(title, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write files
