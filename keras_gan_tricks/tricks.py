@@ -811,8 +811,9 @@ class DiscriminatorLRBalancer(Trick):
     def control(self, step, d_loss, g_loss, finite=True):
         """One step of the controller (in-step, or eagerly for other models)."""
         s = self.state.unstack()
-        lr_now = ops.cast(
-            ops.convert_to_tensor(self.optimizer.learning_rate), "float32"
+        # A copy: on PyTorch the variable's tensor changes when it is assigned.
+        lr_now = ops.copy(
+            ops.cast(ops.convert_to_tensor(self.optimizer.learning_rate), "float32")
         )
         scheduled = self._schedule is not None
         # First step: the rate it starts from.

@@ -399,6 +399,7 @@ def test_balancer_state_survives_backup_and_restore(tmp_path):
 
     class Peek(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
+            self.model  # noqa: B018 (on JAX: syncs the train state into it)
             if not seen:
                 seen["lr"] = float(
                     ops.convert_to_numpy(resumed.d_optimizer.learning_rate)
