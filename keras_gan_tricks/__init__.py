@@ -19,6 +19,7 @@ from keras_gan_tricks import (
     layers,
     losses,
     penalties,
+    tricks,
 )
 from keras_gan_tricks.gan import GAN
 
@@ -35,5 +36,6 @@ __all__ = [
     "layers",
     "losses",
     "penalties",
+    "tricks",
     "__version__",
 ]

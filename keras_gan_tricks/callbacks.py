@@ -268,22 +268,14 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
                 "with a compiled kgt.GAN, or pass optimizer=..."
             )
         if getattr(self, "_local", None) is None:
-            trick = self.trick
-            self._local = (
-                tricks._ScalarState(trick.STATE, name=tricks.BALANCER_STATE),
-                tricks._ScalarState(
-                    ["count"]
-                    + [f"{f}_{i}" for i in range(trick.SLOTS) for f in trick.FIELDS],
-                    name=tricks.BALANCER_CHANGES,
-                ),
-            )
+            self._local = self.trick.new_state()
         floor = 0.0 if self.floor is None else self.floor
         self.trick.bind_optimizer(optimizer, *self._local, floor)
 
     @property
     def _state(self):
         """The controller's state, `{name: float}` (a host read)."""
-        return self.trick.state.read()
+        return self.trick.refs.state.read()
 
     def on_train_begin(self, logs=None):
         self._seen, _ = self.trick.read_changes(since=10**12)

@@ -28,7 +28,9 @@ from keras_gan_tricks.tricks import (
     DiscriminatorContext,
     NonFiniteGuard,
     PenaltyTerm,
+    Refs,
     StepOutcome,
+    Trick,
     TrickCallback,
     chain_hooks,
 )
@@ -181,7 +183,9 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.label_policy = None
         self.penalty = None
         self.tricks = []
-        self._fit_tricks = []
+        # The tricks of the current fit's callbacks: their state lives in
+        # `trick_states`, so they are held, not tracked as the GAN's layers.
+        self._fit = Refs(tricks=())
         self._hooks = chain_hooks(self._active_tricks())
         self._step_key = None
         self.d_steps = 1
@@ -323,12 +327,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
 
     def _active_tricks(self):
         noise = [] if self.instance_noise is None else [self.instance_noise]
-        return [*noise, *self.tricks, *self._fit_tricks]
+        return [*noise, *self.tricks, *self._fit.tricks]
 
     def _use_tricks(self, fit_tricks):
         """Runs the compile tricks and `fit_tricks` in the steps from now on
         (a new compiled step only when the set changes)."""
-        self._fit_tricks = list(fit_tricks)
+        self._fit.tricks = tuple(fit_tricks)
         active = self._active_tricks()
         key = tuple(t.trace_key() for t in active)
         if key != self._step_key:
@@ -355,6 +359,19 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                 ):
                     found.append(layer)
         return found
+
+    @property
+    def layers(self):
+        # Keras keeps every layer ever assigned to the GAN; the tricks of an
+        # earlier `compile` are no part of it any more (nor of its file).
+        current = {id(t) for t in self.tricks}
+        return [
+            layer
+            for layer in super().layers
+            if not isinstance(layer, Trick)
+            or id(layer) in current
+            or layer is self.instance_noise
+        ]
 
     @property
     def metrics(self):
@@ -599,11 +616,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         check_fit_data(self, x, y)
         self.non_finite_step = None
         args = list(args)
-        if "callbacks" not in kwargs and len(args) >= 4:  # batch_size, epochs, verbose
-            kwargs["callbacks"] = args.pop(3)
-            del args[3:]  # the rest by keyword, as Keras's signature allows
-        callbacks = [*(kwargs.get("callbacks") or []), StopOnNonFinite()]
-        kwargs["callbacks"] = callbacks
+        if len(args) >= 4:  # batch_size, epochs, verbose, callbacks, ...
+            callbacks = args[3] = [*(args[3] or []), StopOnNonFinite()]
+        else:
+            callbacks = [*(kwargs.get("callbacks") or []), StopOnNonFinite()]
+            kwargs["callbacks"] = callbacks
         # Callback faces of tricks hand theirs to the step now, before Keras
         # reads their `async_safe`.
         faces = [cb for cb in callbacks if isinstance(cb, TrickCallback)]

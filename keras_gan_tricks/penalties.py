@@ -15,6 +15,8 @@ wherever `kgt.GAN` does.
 | `R2` | `‖∇D(x)‖²` on generated samples | Mescheder et al. 2018 |
 """
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -62,14 +64,12 @@ class Penalty(Configurable):
         """
         if input_gradient is None:
             input_gradient = _backend.input_gradient
-        self.input_gradient = input_gradient
-        try:
-            return self.call(critic, real, fake, seed)
-        finally:
-            self.input_gradient = None
+        if "input_gradient" in inspect.signature(self.call).parameters:
+            return self.call(critic, real, fake, seed, input_gradient=input_gradient)
+        return self.call(critic, real, fake, seed)  # a subclass from 0.1.0
 
-    def call(self, critic, real, fake, seed):
-        """The penalty; take input gradients with `self.input_gradient`."""
+    def call(self, critic, real, fake, seed, input_gradient=None):
+        """The penalty; `input_gradient(fn, x)` gives `d sum(fn(x)) / dx`."""
         raise NotImplementedError
 
 
@@ -97,7 +97,7 @@ class GradientPenalty(Penalty):
         self.target = check_number("target", target, low=0.0, low_open=True)
         self.every = check_int("every", every, low=1)
 
-    def call(self, critic, real, fake, seed):
+    def call(self, critic, real, fake, seed, input_gradient=None):
         real = ops.convert_to_tensor(real)
         fake = ops.cast(fake, real.dtype)
         batch = ops.shape(real)[0]
@@ -106,7 +106,7 @@ class GradientPenalty(Penalty):
             eps_shape, dtype=real.dtype, seed=as_seed_generator(seed)
         )
         interpolates = eps * real + (1.0 - eps) * fake
-        gradients = self.input_gradient(critic, interpolates)
+        gradients = input_gradient(critic, interpolates)
         # The epsilon keeps sqrt differentiable at a zero gradient.
         norms = ops.sqrt(_squared_norms(gradients) + 1e-12)
         return self.weight * ops.mean(ops.square(norms - self.target))
@@ -139,11 +139,11 @@ class R1(Penalty):
         self.gamma = check_number("gamma", gamma, low=0.0)
         self.every = check_int("every", every, low=1)
 
-    def call(self, critic, real, fake, seed):
-        return self._penalise(critic, real)
+    def call(self, critic, real, fake, seed, input_gradient=None):
+        return self._penalise(critic, real, input_gradient)
 
-    def _penalise(self, critic, samples):
-        gradients = self.input_gradient(critic, ops.convert_to_tensor(samples))
+    def _penalise(self, critic, samples, input_gradient):
+        gradients = input_gradient(critic, ops.convert_to_tensor(samples))
         return 0.5 * self.gamma * ops.mean(_squared_norms(gradients))
 
     def get_config(self):
@@ -161,8 +161,8 @@ class R2(R1):
         every: int >= 1. Lazy regularisation, as in `R1`.
     """
 
-    def call(self, critic, real, fake, seed):
-        return self._penalise(critic, fake)
+    def call(self, critic, real, fake, seed, input_gradient=None):
+        return self._penalise(critic, fake, input_gradient)
 
 
 def get(identifier):

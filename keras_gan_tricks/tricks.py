@@ -160,6 +160,16 @@ class Trick(keras.layers.Layer):
         super().load_own_variables(store)
 
 
+class Refs:
+    """References a trick uses but does not own (layers, variables,
+    optimizers of the GAN). Keras tracks the layers and variables a layer
+    holds in its attributes, lists and tuples as its own; held here, they are
+    not saved with the trick, nor counted among its weights."""
+
+    def __init__(self, **items):
+        self.__dict__.update(items)
+
+
 class DiscriminatorContext:
     """What `Trick.discriminator_loss` sees of one discriminator update.
 
@@ -301,7 +311,7 @@ class InstanceNoiseDecay(Trick):
                 )
             self.kind = kind
             self.schedule = noise_schedule(self.initial, self.final, self.steps, kind)
-        self.targets = []
+        self.refs = Refs(targets=())
         self._value = None
 
     def value_tensor(self, step):
@@ -328,8 +338,12 @@ class InstanceNoiseDecay(Trick):
                 "InstanceNoiseDecay found no kgt.layers.InstanceNoise to decay: put one "
                 "at the front of the discriminator, or pass instance_noise=... to kgt.GAN."
             )
-        # A tuple: a list of layers would be tracked as sublayers.
-        self.targets = tuple(layers)
+        self.refs.targets = tuple(layers)
+
+    @property
+    def targets(self):
+        """The `InstanceNoise` layers it sets."""
+        return self.refs.targets
 
     def start_step(self, step):
         self._value = self.apply(step)
@@ -452,7 +466,7 @@ class GeneratorEMA(Trick):
                 f"recalibrate_batch_norm={recalibrate_batch_norm!r}"
             )
         self.recalibrate_batch_norm = recalibrate_batch_norm
-        self._pairs = self._copies = ()
+        self.refs = Refs(pairs=(), copies=())
 
     def setup(self, gan):
         if self.recalibrate_batch_norm is True and gan.conditional:
@@ -470,11 +484,10 @@ class GeneratorEMA(Trick):
 
     def follow(self, average, generator):
         """Averages `generator`'s weights into `average` (a copy of it)."""
-        # Tuples of pairs: not tracked as this layer's own weights.
-        self._pairs = tuple(
+        self.refs.pairs = tuple(
             zip(average.trainable_weights, generator.trainable_weights, strict=True)
         )
-        self._copies = tuple(
+        self.refs.copies = tuple(
             zip(
                 average.non_trainable_weights,
                 generator.non_trainable_weights,
@@ -488,8 +501,8 @@ class GeneratorEMA(Trick):
     def update(self, step, finite=None):
         """One update of the average (at step `step`, where `finite`)."""
         update_average(
-            self._pairs,
-            self._copies,
+            self.refs.pairs,
+            self.refs.copies,
             self.decay,
             step if self.warmup else None,
             where=finite,
@@ -504,7 +517,7 @@ class GeneratorEMA(Trick):
             type(self),
             self.decay,
             self.warmup,
-            tuple(id(a) for a, _ in self._pairs),
+            tuple(id(a) for a, _ in self.refs.pairs),
         )
 
     def get_config(self):
@@ -742,9 +755,10 @@ class DiscriminatorLRBalancer(Trick):
             "smoothing", smoothing, low=0.0, high=1.0, high_open=True
         )
         self.floor = None if floor is None else check_number("floor", floor)
-        self.optimizer = None
+        self.refs = Refs(
+            optimizer=None, state=None, changes=None, lr=None, schedule=None
+        )
         self._floor = 0.0
-        self._lr = None
 
     # Binding to an optimizer (host side).
 
@@ -758,29 +772,28 @@ class DiscriminatorLRBalancer(Trick):
                     "a collapse of D's loss cannot be told from progress; the balancer "
                     "does not apply to it."
                 )
-        state = gan.attach_trick_state(
-            BALANCER_STATE, _ScalarState(self.STATE, name=BALANCER_STATE)
-        )
-        changes = gan.attach_trick_state(
-            BALANCER_CHANGES,
-            _ScalarState(
-                ["count"]
-                + [f"{f}_{i}" for i in range(self.SLOTS) for f in self.FIELDS],
-                name=BALANCER_CHANGES,
-            ),
-        )
+        state, changes = self.new_state()
+        state = gan.attach_trick_state(BALANCER_STATE, state)
+        changes = gan.attach_trick_state(BALANCER_CHANGES, changes)
         self.bind_optimizer(gan.d_optimizer, state, changes, floor)
+
+    def new_state(self):
+        """Fresh layers for the controller's state and its change log."""
+        names = [f"{f}_{i}" for i in range(self.SLOTS) for f in self.FIELDS]
+        return (
+            _ScalarState(self.STATE, name=BALANCER_STATE),
+            _ScalarState(["count", *names], name=BALANCER_CHANGES),
+        )
 
     def bind_optimizer(self, optimizer, state, changes, floor):
         """Controls `optimizer`'s rate, keeping the controller's state in the
         `_ScalarState` layers `state` and `changes` (host side)."""
-        self.optimizer = optimizer
-        self.state, self.changes_state = state, changes
+        refs = self.refs
+        refs.optimizer, refs.state, refs.changes = optimizer, state, changes
         self._floor = float(floor)
         lr = optimizer.learning_rate
         if isinstance(lr, keras.Variable):
-            self._lr = lr
-            self._schedule = None
+            refs.lr, refs.schedule = lr, None
         else:
             schedule = keras.optimizers.schedules.deserialize(
                 optimizer.get_config()["learning_rate"]
@@ -796,12 +809,11 @@ class DiscriminatorLRBalancer(Trick):
                 schedule.scale = float(ops.convert_to_numpy(values[index]))
             start = schedule.scale
             schedule.use_scale(lambda: ops.where(values[0] > 0, values[index], start))
-            self._lr = None
-            self._schedule = schedule
+            refs.lr, refs.schedule = None, schedule
 
     def current_lr(self):
         """D's learning rate now, as a float (host side)."""
-        return float(ops.convert_to_numpy(self.optimizer.learning_rate))
+        return float(ops.convert_to_numpy(self.refs.optimizer.learning_rate))
 
     # The controller, in keras.ops.
 
@@ -810,12 +822,13 @@ class DiscriminatorLRBalancer(Trick):
 
     def control(self, step, d_loss, g_loss, finite=True):
         """One step of the controller (in-step, or eagerly for other models)."""
-        s = self.state.unstack()
+        refs = self.refs
+        s = refs.state.unstack()
         # A copy: on PyTorch the variable's tensor changes when it is assigned.
         lr_now = ops.copy(
-            ops.cast(ops.convert_to_tensor(self.optimizer.learning_rate), "float32")
+            ops.cast(ops.convert_to_tensor(refs.optimizer.learning_rate), "float32")
         )
-        scheduled = self._schedule is not None
+        scheduled = refs.schedule is not None
         # First step: the rate it starts from.
         fresh = ops.equal(s["initialized"], 0.0)
         unit = ops.ones((), "float32")
@@ -877,15 +890,15 @@ class DiscriminatorLRBalancer(Trick):
             "balance_streak": ops.where(ok, balance, s["balance_streak"]),
             "seen": ops.where(ok, s["seen"] + 1, s["seen"]),
         }
-        self.state.assign_from(new)
+        refs.state.assign_from(new)
         if not scheduled:
-            self._lr.assign(ops.cast(base * new["scale"], self._lr.dtype))
+            refs.lr.assign(ops.cast(base * new["scale"], refs.lr.dtype))
         new_lr = unscaled * new["scale"]
         self._record(changed, step, lr_now, new_lr, excess, ema_g)
         self._d_lr = new_lr
 
     def _record(self, changed, step, old_lr, new_lr, excess, ema_g):
-        variable = self.changes_state.values
+        variable = self.refs.changes.values
         values = variable.value
         count = values[0]
         slot = ops.cast(ops.mod(count, self.SLOTS), "int32")
@@ -905,7 +918,7 @@ class DiscriminatorLRBalancer(Trick):
     def read_changes(self, since=0):
         """The changes made since the `since`-th (host side: one transfer):
         `(count, [dict of FIELDS])`, the oldest lost past `SLOTS`."""
-        values = ops.convert_to_numpy(self.changes_state.values)
+        values = ops.convert_to_numpy(self.refs.changes.values)
         count = int(values[0])
         rows = values[1:].reshape(self.SLOTS, len(self.FIELDS))
         first = max(since, count - self.SLOTS)

@@ -287,6 +287,52 @@ def test_balancer_restores_the_rate_once_balanced():
     assert max(c["new_lr"] for c in balancer.changes) <= 1e-2 * (1 + 1e-6)
 
 
+def test_balancer_acts_inside_the_step_without_a_sync_per_batch(monkeypatch):
+    """In a kgt.GAN fit the balancer changes D's rate in the compiled step:
+    no read of the batch's values, the train state synced per epoch (JAX),
+    its hooks free to run on Keras's callback thread; the changes it made
+    reach `changes` at the epoch's end, and the rate is logged per batch."""
+    gan = overpowered_gan()
+    balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-3, verbose=0)
+    reads = []
+    monkeypatch.setattr(
+        gan, "batch_values", lambda: reads.append(1) or pytest.fail("read")
+    )
+    syncs = []
+    if keras.backend.backend() == "jax":
+        real_sync = gan.jax_state_sync
+        monkeypatch.setattr(
+            gan, "jax_state_sync", lambda: syncs.append(1) or real_sync()
+        )
+    seen, rates = {}, []
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["async_safe"] = balancer.async_safe
+
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(logs["d_lr"]))
+
+    gan.fit(
+        far_clusters(2048),
+        batch_size=64,
+        epochs=6,
+        verbose=0,
+        callbacks=[balancer, Peek()],
+    )
+    assert reads == [] and seen["async_safe"] is True
+    # Keras and kgt sync a few times per epoch, not per batch (192 batches).
+    assert len(syncs) < 48, len(syncs)
+    # Each change the step made is in `changes`, with the rate logged then.
+    assert [c["new_lr"] for c in balancer.changes][:3] == pytest.approx(
+        [5e-3, 2.5e-3, 1.25e-3]
+    )
+    for change in balancer.changes:
+        assert any(r == pytest.approx(change["new_lr"], rel=1e-6) for r in rates)
+        assert "floor" in change["reason"] and change["step"] >= 20
+    assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize(
     "policy",
     [None, kgt.labels.OneSidedSmoothing(0.1), kgt.labels.UniformNoise()],

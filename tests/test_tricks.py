@@ -156,6 +156,24 @@ def test_hooks_run_in_order_on_every_discriminator_input():
     assert keras.ops.shape(aux["fake_logits"])[0] == 4
 
 
+def test_a_recompiled_gan_saves_and_loads_its_current_tricks(tmp_path):
+    """Keras keeps every layer once assigned; the tricks of an earlier
+    `compile` must not take the place of the current ones in the file."""
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile(tricks=[kgt.layers.InstanceNoise(0.3), ShiftConsistency(2.0)])
+    gan.fit(two_clusters(64), batch_size=32, verbose=0)
+    current = ShiftConsistency(7.0)
+    gan.compile(tricks=[kgt.layers.InstanceNoise(0.05), current])
+    gan.fit(two_clusters(32), batch_size=32, verbose=0)
+    assert float(current.steps) == 1.0
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    noise, own = loaded.tricks
+    assert float(noise.stddev) == pytest.approx(0.05)
+    assert own.weight == 7.0 and float(own.steps) == 1.0
+
+
 def test_changing_the_tricks_retraces_only_then():
     gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=0.2, seed=0)
     gan.compile()
