@@ -193,7 +193,8 @@ def make_handwritten_all(model):
         def noisy(self, x):
             return x + noise * keras.random.normal(tf.shape(x), seed=self.seed)
 
-        def train_step(self, real):
+        def train_step(self, data):
+            real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
             n = tf.shape(real)[0]
             z = keras.random.normal((n, latent), seed=self.seed)
             fake = self.generator(z, training=True)
@@ -254,6 +255,7 @@ def make_handwritten_all(model):
     def run(data, steps):
         model_.fit(data[: steps * BATCH], batch_size=BATCH, verbose=0, shuffle=False)
 
+    run.model = model_
     return run
 
 

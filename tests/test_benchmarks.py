@@ -39,6 +39,7 @@ def test_speed_quick(tmp_path):
         "kgt_all_over_bare",
         "kgt_lazy_over_bare",
         "classic_over_kgt_all",
+        "kgt_all_over_handwritten_all",
         "utilization",
     ):
         assert results[key] > 0, key
@@ -53,6 +54,7 @@ def test_speed_quick(tmp_path):
         "kgt-all",
         "kgt-lazy",
         "classic",
+        "handwritten-all",
     }
     assert row["step_gflop"] > 0 and row["matmul_gflops"] > 0
     assert row["recalibrate_ms"] > 0
@@ -178,6 +180,33 @@ def test_speed_classic_loop_trains_both_networks():
     z = np.random.default_rng(0).standard_normal((8, speed.LATENT["digits"]))
     run.combined.train_on_batch(z.astype("float32"), np.ones((8, 1), "float32"))
     assert changed(d_before, d) == 0
+
+
+def test_speed_handwritten_contender_runs_every_trick():
+    """`handwritten-all` times kgt-all's tricks: both networks and the
+    average move, R1 and the smoothing are in D's loss, the rule's state
+    advances."""
+    pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the hand-written contender is TensorFlow code")
+    speed = _import_benchmark("speed")
+    run = speed.make_handwritten_all("digits")
+    model = run.model
+
+    def values(weights):
+        return [np.array(keras.ops.convert_to_numpy(w)) for w in weights]
+
+    nets = model.generator.trainable_weights + model.discriminator.trainable_weights
+    before, average = values(nets), values(model.ema_g.trainable_weights)
+    run(speed.data_for("digits", 2), 2)
+    for old, new in zip(before, values(nets), strict=True):
+        assert not np.array_equal(old, new)
+    for old, new in zip(average, values(model.ema_g.trainable_weights), strict=True):
+        assert not np.array_equal(old, new)
+    assert keras.ops.convert_to_numpy(model.balance)[3] == 2  # steps seen
+    logs = model.train_on_batch(speed.data_for("digits", 1)[:64], return_dict=True)
+    # Smoothed labels keep D's loss above 0 even for a perfect D.
+    assert logs["d_loss"] > 0 and logs["d_lr"] == pytest.approx(2e-4)
 
 
 def _modes_file(path, steps, runs_by_row):
