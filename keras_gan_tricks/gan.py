@@ -346,7 +346,10 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
 
     def discriminator_input_tricks(self):
         """The GAN's tricks that transform D's inputs, then the discriminator."""
-        return [*self._hooks["discriminator_input"], self.discriminator]
+        tricks = self._active_tricks()
+        return [t for t in tricks if "discriminator_input" in t.hooks()] + [
+            self.discriminator
+        ]
 
     def instance_noise_layers(self):
         """Every `kgt.layers.InstanceNoise` applied to D's inputs: the

@@ -34,9 +34,8 @@ adds the noise). `kgt.callbacks.InstanceNoiseDecay`, `GeneratorEMA` and
 `DiscriminatorLRBalancer` are thin callback faces of the tricks here.
 """
 
-import math
-
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gan_tricks._utils import check_int, check_number, register
@@ -666,8 +665,6 @@ class _ScalarState(keras.layers.Layer):
 def _label_floor(gan, samples=8192):
     """D's lowest reachable loss under the GAN's loss and label policy
     (`GANLoss.discriminator_floor`, estimated from `samples` draws)."""
-    import numpy as np
-
     real = np.ones(samples, "float32")
     fake = np.zeros(samples, "float32")
     if gan.label_policy is not None:
@@ -1023,8 +1020,3 @@ def chain_hooks(tricks):
         for name in trick.hooks():
             table[name].append(trick)
     return table
-
-
-def finite_or_zero(value):
-    """`value` (a float) when finite, else 0.0 (for host-side summaries)."""
-    return value if math.isfinite(value) else 0.0

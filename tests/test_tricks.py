@@ -174,6 +174,21 @@ def test_a_recompiled_gan_saves_and_loads_its_current_tricks(tmp_path):
     assert own.weight == 7.0 and float(own.steps) == 1.0
 
 
+def test_compiled_decay_sets_the_noise_of_every_noise_trick():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=0.4, seed=0)
+    noise = kgt.layers.InstanceNoise(0.4)
+    decay = kgt.tricks.InstanceNoiseDecay(0.4, 0.0, 4)
+    gan.compile(tricks=[noise, decay])
+    assert decay.targets == (gan.instance_noise, noise)
+    history = gan.fit(two_clusters(64), batch_size=16, epochs=2, verbose=0)
+    assert history.history["noise_stddev"] == pytest.approx([0.1, 0.0])
+    assert float(noise.stddev) == float(gan.instance_noise.stddev) == 0.0
+    with pytest.raises(ValueError, match="found no kgt.layers.InstanceNoise"):
+        kgt.GAN(mlp_generator(), mlp_discriminator()).compile(
+            tricks=[kgt.tricks.InstanceNoiseDecay(0.4, 0.0, 4)]
+        )
+
+
 def test_changing_the_tricks_retraces_only_then():
     gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=0.2, seed=0)
     gan.compile()
