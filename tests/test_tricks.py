@@ -174,6 +174,31 @@ def test_a_recompiled_gan_saves_and_loads_its_current_tricks(tmp_path):
     assert own.weight == 7.0 and float(own.steps) == 1.0
 
 
+def test_the_fakes_hook_chooses_what_d_trains_on():
+    """`discriminator_fakes` replaces the fakes of the D update (a replay
+    buffer's place); G's pass still sees fresh ones."""
+
+    class Fixed(kgt.tricks.Trick):
+        def discriminator_fakes(self, fake, training):
+            return keras.ops.zeros_like(fake) + 5.0
+
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile(tricks=[Fixed()])
+    real = keras.ops.convert_to_tensor(two_clusters(8))
+    _, aux = gan.discriminator_objective(real, training=True)
+    expected = gan.discriminator(keras.ops.convert_to_tensor(np.full((8, 2), 5.0)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(aux["fake_logits"]),
+        keras.ops.convert_to_numpy(expected),
+        rtol=1e-6,
+    )
+    _, g_aux = gan.generator_objective(8, training=True)
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(g_aux["fake_logits"]),
+        keras.ops.convert_to_numpy(expected),
+    )
+
+
 def test_compiled_decay_sets_the_noise_of_every_noise_trick():
     gan = kgt.GAN(mlp_generator(), mlp_discriminator(), instance_noise=0.4, seed=0)
     noise = kgt.layers.InstanceNoise(0.4)
