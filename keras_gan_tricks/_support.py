@@ -525,10 +525,10 @@ class ConfigMixin:
 
     def load_own_variables(self, store):
         keys = load_streams(self, store)
-        # 0.1.0 kept the non-finite latch here, after the batch values; it
-        # restarts with every fit, so it is not carried over.
-        keys = keys[: len(self._trainable_variables + self._non_trainable_variables)]
-        super().load_own_variables({k: store[k] for k in keys})
+        # The GAN's own variable is its batch values ("0"). 0.1.0 kept the
+        # non-finite latch after it ("1"); the latch restarts with every
+        # fit (now the `NonFiniteGuard`'s), so it is not carried over.
+        super().load_own_variables({k: store[k] for k in keys if k != "1"})
 
     def get_config(self):
         return {
