@@ -456,6 +456,13 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             )
             for trick in self._hooks["discriminator_loss"]:
                 for name, value in (trick.discriminator_loss(context) or {}).items():
+                    if name not in trick.loss_names or name in terms:
+                        raise ValueError(
+                            f"The trick {trick.name!r} returned a loss term {name!r} "
+                            "that is not among its `loss_names` "
+                            f"{tuple(trick.loss_names)}, or that another trick "
+                            "also returns. Name each term once, in `loss_names`."
+                        )
                     terms[name] = ops.cast(value, "float32")
         extra = sum(terms.values()) if terms else ops.zeros((), "float32")
         return game + extra, {

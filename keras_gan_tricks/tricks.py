@@ -69,6 +69,8 @@ class Trick(keras.layers.Layer):
 
     ```python
     class Consistency(kgt.tricks.Trick):
+        loss_names = ("consistency",)
+
         def __init__(self, weight=1.0, **kwargs):
             super().__init__(**kwargs)
             self.weight = weight

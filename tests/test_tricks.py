@@ -174,6 +174,17 @@ def test_a_recompiled_gan_saves_and_loads_its_current_tricks(tmp_path):
     assert own.weight == 7.0 and float(own.steps) == 1.0
 
 
+def test_a_loss_term_must_be_declared():
+    class Undeclared(kgt.tricks.Trick):
+        def discriminator_loss(self, context):
+            return {"extra": keras.ops.mean(context.real_logits)}
+
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile(tricks=[Undeclared(name="undeclared")])
+    with pytest.raises(ValueError, match="'undeclared' returned a loss term 'extra'"):
+        gan.fit(two_clusters(32), batch_size=32, verbose=0)
+
+
 def test_the_fakes_hook_chooses_what_d_trains_on():
     """`discriminator_fakes` replaces the fakes of the D update (a replay
     buffer's place); G's pass still sees fresh ones."""
