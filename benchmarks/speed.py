@@ -16,6 +16,13 @@ batch 64:
                careful user would (TensorFlow): smoothed labels, instance
                noise on every D input, R1 on the real batch, the generator
                average and the balancer's rule, all in the step
+    kgt-plain-unguarded, kgt-plain-unlogged, kgt-plain-uncond
+               (with --ablation, TensorFlow) kgt-plain without its non-finite
+               guard (no finiteness check of losses and gradients, no
+               conditional apply, no snapshot of the running statistics);
+               also without its per-step records (batch values, metric
+               trackers); with the guard's check and snapshot but the
+               update applied unconditionally: what each part costs
     old-plain, old-all
                kgt-plain and kgt-all on an earlier copy of the package
                (`--old-package DIR`, a folder holding `keras_gan_tricks_old`,
@@ -66,6 +73,11 @@ def _parse(argv):
     parser.add_argument("--models", nargs="*", default=["dcgan28", "digits"])
     parser.add_argument(
         "--rounds", type=int, default=None, help="default: 21, or 3 with --quick"
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="add kgt-plain without its guard, and without its records",
     )
     parser.add_argument(
         "--old-package",
@@ -295,6 +307,65 @@ def make_kgt(model, tricks, callbacks_out=None, every=1, package=None):
     return run
 
 
+def make_kgt_ablated(model, records, check=False):
+    """kgt-plain without the non-finite guard (and, unless `records`,
+    without the batch values and metric trackers; with `check`, the guard's
+    check of losses and gradients and its snapshot of the running
+    statistics kept, but the update applied unconditionally): TensorFlow."""
+    from keras_gan_tricks._backend import step_is_finite
+
+    g, d, _ = networks(model)
+
+    class Unchecked:
+        """The TensorFlow step operations, applying without a condition."""
+
+        @staticmethod
+        def minimize(loss_fn, variables, optimizer, allow=None):
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss, aux = loss_fn()
+            gradients = tape.gradient(loss, variables)
+            finite = tf.constant(True)
+            if check:
+                finite = step_is_finite(loss, gradients, optimizer, allow)
+            optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            return loss, aux, finite
+
+    class NoGuard:
+        def begin(self, statistics):
+            return {"allowed": True}
+
+        def end(self, token, finite):
+            pass
+
+        def reset(self):
+            pass
+
+        def first_non_finite(self):
+            return 0
+
+    class Ablated(kgt.GAN):
+        def _train_step(self, data, step_ops):
+            return super()._train_step(data, Unchecked)
+
+        def _record(self, d_loss, g_loss, d_aux, training):
+            if records:
+                return super()._record(d_loss, g_loss, d_aux, training)
+            return {"d_loss": d_loss, "g_loss": g_loss}
+
+    gan = Ablated(g, d, seed=0)
+    if not check:
+        gan.non_finite_guard = NoGuard()
+    gan.compile()
+
+    def run(data, steps):
+        gan.fit(data[: steps * BATCH], batch_size=BATCH, verbose=0, shuffle=False)
+
+    run.gan = gan
+    return run
+
+
 def make_classic(model):
     g, d, shape = networks(model)
     latent = LATENT[model]
@@ -404,6 +475,11 @@ PAIRS = {
     "kgt_all_over_handwritten_all": ("kgt-all", "handwritten-all"),
     "kgt_plain_over_old_plain": ("kgt-plain", "old-plain"),
     "kgt_all_over_old_all": ("kgt-all", "old-all"),
+    "kgt_plain_over_unguarded": ("kgt-plain", "kgt-plain-unguarded"),
+    "kgt_plain_over_uncond": ("kgt-plain", "kgt-plain-uncond"),
+    "uncond_over_unguarded": ("kgt-plain-uncond", "kgt-plain-unguarded"),
+    "unguarded_over_unlogged": ("kgt-plain-unguarded", "kgt-plain-unlogged"),
+    "unlogged_over_bare": ("kgt-plain-unlogged", "bare"),
 }
 
 
@@ -430,7 +506,7 @@ def ratios(times):
     return out
 
 
-def bench_model(model, rounds, steps, memory_epochs, old_package=None):
+def bench_model(model, rounds, steps, memory_epochs, old_package=None, ablation=False):
     backend = keras.backend.backend()
     contenders = {}
     if backend == "tensorflow":
@@ -441,6 +517,12 @@ def bench_model(model, rounds, steps, memory_epochs, old_package=None):
     contenders["classic"] = make_classic(model)
     if backend == "tensorflow":
         contenders["handwritten-all"] = make_handwritten_all(model)
+    if ablation and backend == "tensorflow":
+        contenders["kgt-plain-unguarded"] = make_kgt_ablated(model, records=True)
+        contenders["kgt-plain-unlogged"] = make_kgt_ablated(model, records=False)
+        contenders["kgt-plain-uncond"] = make_kgt_ablated(
+            model, records=True, check=True
+        )
     if old_package is not None:
         contenders["old-plain"] = make_kgt(model, tricks=False, package=old_package)
         contenders["old-all"] = make_kgt(model, tricks=True, package=old_package)
@@ -507,7 +589,9 @@ def main():
     results = {}
     for model in args.models:
         print(f"{model}:", flush=True)
-        results[model] = bench_model(model, rounds, steps[model], memory_epochs, old)
+        results[model] = bench_model(
+            model, rounds, steps[model], memory_epochs, old, args.ablation
+        )
     print()
     keys = [
         *(k for key in PAIRS for k in (key, f"{key}_fast")),
