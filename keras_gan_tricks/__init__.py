@@ -11,6 +11,7 @@ gan.fit(images, epochs=20)
 
 from keras_gan_tricks import (
     architectures,
+    augment,
     callbacks,
     datasets,
     evaluation,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GAN",
     "architectures",
+    "augment",
     "callbacks",
     "datasets",
     "evaluation",

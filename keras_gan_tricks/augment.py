@@ -1,0 +1,333 @@
+"""Differentiable augmentation of everything the discriminator sees.
+
+On small datasets the discriminator memorises the real images and its
+feedback to the generator degrades. Augmenting every batch D sees, real and
+fake, in the D and the G update, with transforms that are differentiable
+(so G's gradient flows through them), lets D see more varied data without
+the augmentations leaking into G's samples (Zhao et al. 2020, "Differentiable
+Augmentation for Data-Efficient GAN Training"; Karras et al. 2020, "Training
+Generative Adversarial Networks with Limited Data").
+
+| name | does |
+|---|---|
+| `color(x, seed)` | brightness, saturation and contrast jitter, per sample |
+| `translation(x, seed, ratio)` | shift by up to `ratio` of the size, zero fill, per sample |
+| `cutout(x, seed, ratio)` | zero a square of `ratio` of the size at a random place, per sample |
+| `DiffAugment(policy, ...)` | a `kgt.tricks.Trick` (and a layer) applying them, each with probability `probability` |
+| `AdaptiveAugment(...)` | DiffAugment whose probability follows ADA's rule |
+
+The functions work on images `(batch, height, width, channels)` in any
+range (DiffAugment's constants assume [-1, 1]) and are written in
+`keras.ops`, so they run inside any backend's step, `kgt.GAN`'s or yours.
+"""
+
+import keras
+from keras import ops
+
+from keras_gan_tricks._utils import as_seed_generator, check_int, check_number, register
+from keras_gan_tricks.tricks import Trick
+
+POLICIES = ("color", "translation", "cutout")
+
+
+def _check_images(x, name="x"):
+    if len(x.shape) != 4:
+        raise ValueError(
+            f"`{name}` must be images of shape (batch, height, width, channels). "
+            f"Received: {name} of shape {tuple(x.shape)}"
+        )
+
+
+def _uniform(shape, seed, dtype="float32"):
+    return keras.random.uniform(shape, dtype=dtype, seed=seed)
+
+
+def color(x, seed=None):
+    """DiffAugment's color: per sample, brightness `+ U(-0.5, 0.5)`, then
+    saturation (the deviation from the channels' mean times `U(0, 2)`),
+    then contrast (the deviation from the image's mean times `U(0.5, 1.5)`).
+
+    Args:
+        x: images `(batch, height, width, channels)`.
+        seed: `keras.random.SeedGenerator`, int or None.
+    """
+    x = ops.convert_to_tensor(x)
+    _check_images(x)
+    seed = as_seed_generator(seed)
+    batch = ops.shape(x)[0]
+    shape = (batch, 1, 1, 1)
+    x = x + (_uniform(shape, seed, x.dtype) - 0.5)
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    x = (x - mean) * (_uniform(shape, seed, x.dtype) * 2.0) + mean
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    return (x - mean) * (_uniform(shape, seed, x.dtype) + 0.5) + mean
+
+
+def _shift_matrices(shifts, size, dtype):
+    """`(batch, size, size)` matrices `M` with `M[b, i, j] = 1` where
+    `j = i - shifts[b]`: `M @ v` moves `v` by `shifts[b]`, filling zeros."""
+    index = ops.arange(size)
+    source = index[None, :, None] - ops.cast(shifts, "int32")[:, None, None]
+    return ops.cast(ops.equal(source, index[None, None, :]), dtype)
+
+
+def shift(x, dy, dx):
+    """Moves each image `x[b]` by `(dy[b], dx[b])` pixels (ints), filling
+    with zeros; differentiable in `x`."""
+    x = ops.convert_to_tensor(x)
+    _check_images(x)
+    height, width = x.shape[1], x.shape[2]
+    rows = _shift_matrices(dy, height, x.dtype)
+    cols = _shift_matrices(dx, width, x.dtype)
+    x = ops.einsum("bij,bjwc->biwc", rows, x)
+    return ops.einsum("bkl,bhlc->bhkc", cols, x)
+
+
+def _pixels(size, ratio):
+    """DiffAugment's `int(size * ratio + 0.5)`, at least 1 pixel."""
+    return max(1, int(size * ratio + 0.5))
+
+
+def translation(x, seed=None, ratio=0.125):
+    """DiffAugment's translation: each image moves by a whole number of
+    pixels drawn uniformly in `[-s, s]` on each axis, `s = ratio * size`
+    rounded (at least 1: one pixel on 8x8 images at the default), with
+    zeros shifted in.
+
+    Args:
+        x: images `(batch, height, width, channels)`.
+        seed: `keras.random.SeedGenerator`, int or None.
+        ratio: float in (0, 1).
+    """
+    ratio = check_number(
+        "ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    x = ops.convert_to_tensor(x)
+    _check_images(x)
+    seed = as_seed_generator(seed)
+    batch = ops.shape(x)[0]
+    offsets = []
+    for size in (x.shape[1], x.shape[2]):
+        s = _pixels(size, ratio)
+        draw = _uniform((batch,), seed) * (2 * s + 1)
+        offsets.append(ops.minimum(ops.floor(draw), 2 * s) - s)
+    return shift(x, offsets[0], offsets[1])
+
+
+def cutout(x, seed=None, ratio=0.5):
+    """DiffAugment's cutout: in each image a square of `ratio` of the size
+    (rounded, at least 1 pixel: 4x4 on 8x8 images at the default), centred
+    at a uniformly drawn pixel and clipped at the border, is set to zero.
+
+    Args:
+        x: images `(batch, height, width, channels)`.
+        seed: `keras.random.SeedGenerator`, int or None.
+        ratio: float in (0, 1].
+    """
+    ratio = check_number("ratio", ratio, low=0.0, high=1.0, low_open=True)
+    x = ops.convert_to_tensor(x)
+    _check_images(x)
+    seed = as_seed_generator(seed)
+    batch = ops.shape(x)[0]
+    inside = []
+    for size in (x.shape[1], x.shape[2]):
+        side = _pixels(size, ratio)
+        # Centres in [0, size + (1 - side % 2)), as DiffAugment draws them.
+        span = size + (1 - side % 2)
+        centre = ops.floor(_uniform((batch,), seed) * span)
+        start = centre - side // 2
+        index = ops.cast(ops.arange(size), "float32")[None, :]
+        inside.append(
+            ops.logical_and(index >= start[:, None], index < (start + side)[:, None])
+        )
+    hole = ops.logical_and(inside[0][:, :, None], inside[1][:, None, :])
+    return x * ops.cast(ops.logical_not(hole), x.dtype)[..., None]
+
+
+_FUNCTIONS = {"color": color, "translation": translation, "cutout": cutout}
+
+
+@register
+class DiffAugment(Trick):
+    """DiffAugment (Zhao et al. 2020) on every discriminator input.
+
+    As a `kgt.tricks.Trick` (`gan.compile(tricks=[kgt.augment.DiffAugment()])`)
+    it augments every batch D sees in training, real and fake, in the D and
+    the G update; gradients flow through it to G. As a layer (in your own
+    `train_step`: `x = augment(x, training=True)`) it does the same for you.
+    Each transform of `policy` is applied to a sample with probability
+    `probability` (1: always, as in DiffAugment; ADA draws per sample, so
+    `AdaptiveAugment` adapts it), in the order given. At inference
+    (`training=False`) it is the identity.
+
+    Args:
+        policy: tuple of `"color"`, `"translation"`, `"cutout"`.
+        translation_ratio: float in (0, 1). See `translation`.
+        cutout_ratio: float in (0, 1]. See `cutout`.
+        probability: float in [0, 1]. Per sample and transform.
+        seed: int or None. Seeds the layer's own random stream.
+    """
+
+    def __init__(
+        self,
+        policy=POLICIES,
+        translation_ratio=0.125,
+        cutout_ratio=0.5,
+        probability=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(policy, str):
+            policy = tuple(p.strip() for p in policy.split(",") if p.strip())
+        if not isinstance(policy, (tuple, list)) or not all(
+            p in POLICIES for p in policy
+        ):
+            raise ValueError(
+                f"`policy` must be a tuple of {POLICIES}. Received: policy={policy!r}"
+            )
+        self.policy = tuple(policy)
+        self.translation_ratio = check_number(
+            "translation_ratio",
+            translation_ratio,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
+        )
+        self.cutout_ratio = check_number(
+            "cutout_ratio", cutout_ratio, low=0.0, high=1.0, low_open=True
+        )
+        probability = check_number("probability", probability, low=0.0, high=1.0)
+        self.seed = None if seed is None else check_int("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.probability = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(probability),
+            trainable=False,
+            name="probability",
+        )
+
+    def setup(self, gan):
+        if len(gan.sample_shape) != 3:
+            raise ValueError(
+                "DiffAugment augments images of shape (height, width, channels); "
+                f"this GAN's samples have shape {gan.sample_shape}."
+            )
+
+    def augment(self, x):
+        """`x` augmented (as in training), each transform with probability
+        `probability` per sample."""
+        x = ops.convert_to_tensor(x)
+        _check_images(x)
+        p = ops.cast(self.probability, "float32")
+        batch = ops.shape(x)[0]
+        for name in self.policy:
+            ratio = {"translation": self.translation_ratio, "cutout": self.cutout_ratio}
+            kwargs = {"ratio": ratio[name]} if name in ratio else {}
+            changed = _FUNCTIONS[name](x, seed=self.seed_generator, **kwargs)
+            chosen = _uniform((batch, 1, 1, 1), self.seed_generator) < p
+            x = ops.where(chosen, changed, x)
+        return x
+
+    def call(self, inputs, training=False):
+        return self.augment(inputs) if training else inputs
+
+    def discriminator_input(self, samples, training):
+        return self(samples, training=training)
+
+    def logs(self):
+        return {"augment_p": self.probability.value}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "policy": list(self.policy),
+            "translation_ratio": self.translation_ratio,
+            "cutout_ratio": self.cutout_ratio,
+            "probability": float(ops.convert_to_numpy(self.probability)),
+            "seed": self.seed,
+        }
+
+
+@register
+class AdaptiveAugment(DiffAugment):
+    """DiffAugment whose probability follows ADA's feedback rule.
+
+    Karras et al. 2020 ("Training Generative Adversarial Networks with
+    Limited Data", sec. 3): D's overfitting shows in
+    `r_t = E[sign(D(x_real))]`, 0 for a D that cannot tell, 1 for one that
+    is sure of every real image. Every `interval` steps, with `r_t` averaged
+    over them, `p` moves by `sign(r_t - target) * (batch * interval) /
+    speed`, clipped to [0, 1]: up while D is too sure of the real images,
+    down otherwise, by at most 1 over `speed` images.
+
+    `p` is a variable of the trick: saved, restored by `BackupAndRestore`,
+    and logged as `augment_p`, with `r_t` as `ada_rt`.
+
+    Args:
+        target: float in (0, 1). The `r_t` aimed at (0.6 in ADA).
+        interval: int >= 1. Steps between adjustments (4 in ADA).
+        speed: int >= 1. Images over which `p` can go from 0 to 1 (500,000
+            in ADA, whose datasets are far larger; the digits' 1,797 images
+            at batch 64 make 28 steps an epoch).
+        initial: float in [0, 1]. `p` at the start.
+        **kwargs: `DiffAugment`'s arguments (`policy`, ratios, `seed`).
+    """
+
+    def __init__(self, target=0.6, interval=4, speed=500_000, initial=0.0, **kwargs):
+        kwargs.pop("probability", None)
+        super().__init__(probability=initial, **kwargs)
+        self.target = check_number(
+            "target", target, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.interval = check_int("interval", interval, low=1)
+        self.speed = check_int("speed", speed, low=1)
+        self.initial = check_number("initial", initial, low=0.0, high=1.0)
+        # [sum of sign(D(real)) since the last adjustment, samples, last r_t]
+        self.signs = self.add_weight(
+            shape=(3,), initializer="zeros", trainable=False, name="signs"
+        )
+
+    def end_step(self, outcome):
+        logits = ops.cast(ops.reshape(outcome.real_logits, (-1,)), "float32")
+        finite = ops.cast(outcome.finite, "float32")
+        total, count, last = ops.unstack(self.signs.value)
+        total = total + finite * ops.sum(ops.sign(logits))
+        count = count + finite * ops.cast(ops.shape(logits)[0], "float32")
+        self.adjust(outcome.step, total, count, last)
+
+    def adjust(self, step, total, count, last):
+        """ADA's update of `p`, on `interval` boundaries of `step` (in-step)."""
+        due = ops.logical_and(ops.equal(ops.mod(step, self.interval), 0), count > 0)
+        r_t = total / ops.maximum(count, 1.0)
+        move = ops.sign(r_t - self.target) * count / self.speed
+        p = ops.cast(self.probability, "float32")
+        self.probability.assign(ops.where(due, ops.clip(p + move, 0.0, 1.0), p))
+        zero = ops.zeros((), "float32")
+        self.signs.assign(
+            ops.stack(
+                [
+                    ops.where(due, zero, total),
+                    ops.where(due, zero, count),
+                    ops.where(due, r_t, last),
+                ]
+            )
+        )
+
+    def logs(self):
+        return {"augment_p": self.probability.value, "ada_rt": self.signs.value[2]}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("probability")
+        return {
+            **config,
+            "target": self.target,
+            "interval": self.interval,
+            "speed": self.speed,
+            "initial": self.initial,
+        }
