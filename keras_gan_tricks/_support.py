@@ -304,9 +304,11 @@ def recalibrate_batch_norm(gan, generator, batches, batch_size, labels, seed):
 
 def random_streams(gan):
     """The GAN's seed generator, then those of the layers it trains
-    (instance noise, dropout, ...), in a fixed order."""
+    (instance noise, dropout, ...) and of its tricks (augmentation), in a
+    fixed order."""
     streams, seen = [gan.seed_generator], {id(gan.seed_generator)}
-    for root in (gan.generator, gan.discriminator, gan.instance_noise):
+    roots = (gan.generator, gan.discriminator, gan.instance_noise, *gan.tricks)
+    for root in roots:
         if root is None:
             continue
         for layer in walk_layers(root):

@@ -126,6 +126,11 @@ def test_diffaugment_trains_g_through_every_d_input_and_round_trips(tmp_path):
     (trick,) = loaded.tricks
     assert isinstance(trick, augment.DiffAugment)
     assert trick.get_config() == diff.get_config()
+    # Its random stream is saved too: a resumed run draws what this one would.
+    np.testing.assert_array_equal(
+        numpy(trick.seed_generator.state), numpy(diff.seed_generator.state)
+    )
+    assert numpy(diff.seed_generator.state)[1] > 0  # it moved during fit
 
 
 def test_diffaugment_refuses_samples_that_are_not_images():
