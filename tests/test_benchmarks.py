@@ -139,6 +139,43 @@ def _import_benchmark(name):
         sys.path.remove(str(ROOT / "benchmarks"))
 
 
+@pytest.mark.slow
+def test_failures_quick(tmp_path):
+    out = tmp_path / "failures.json"
+    stdout = _run("failures.py", "--quick", "--json", str(out))
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"d_lr_10x", "small_10pct", "dirac"}
+    assert set(results["d_lr_10x"]) == {"vanilla", "balancer", "ada"}
+    for remedy, runs in results["small_10pct"].items():
+        (run,) = runs
+        assert run["images"] == 180 and run["steps"] == 58, remedy
+        assert run["frechet_distance"] > 0 and len(run["curve"]) == 2
+    (balanced,) = results["d_lr_10x"]["balancer"]
+    assert balanced["lr_changes"] is not None
+    # The Dirac-GAN: R1 converges where plain gradient descent circles.
+    dirac = results["dirac"]
+    assert dirac["r1"][0]["final_distance"] < 0.01
+    assert dirac["vanilla"][0]["late_mean_distance"] > 0.1
+    assert "### dirac" in stdout and "| r1 | 1 |" in stdout
+
+
+def test_failures_tables_pool_runs_by_seed(tmp_path):
+    failures = _import_benchmark("failures")
+    run = {"frechet_distance": 10.0, "classes_covered": 10, "class_kl_to_uniform": 0.1}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, seeds, fd in ((a, (0, 1), 10.0), (b, (1, 2), 20.0)):
+        runs = [
+            {**run, "seed": s, "frechet_distance": fd + s, "seconds_to_target": None}
+            for s in seeds
+        ]
+        path.write_text(json.dumps({"results": {"balanced": {"vanilla": runs}}}))
+    pooled = failures.pool([str(a), str(b)])
+    fds = [r["frechet_distance"] for r in pooled["balanced"]["vanilla"]]
+    assert fds == [10.0, 21.0, 22.0]  # seed 1 from the later file
+    text = failures.table(pooled)
+    assert "| vanilla | 3 | 17.7 ± 3.8 |" in text and "not reached" in text
+
+
 def test_speed_ratios_median_and_fastest_rounds():
     speed = _import_benchmark("speed")
     # Rounds 2 and 3 hit a cap (2.0 whatever the work): the median says

@@ -1,0 +1,390 @@
+"""A failure atlas: known GAN failures as reproducible scenarios, each
+trained vanilla and with each remedy, on embedded data.
+
+benchmarks/BENCHMARKS.md section 4. Scenarios:
+
+    balanced      the demo's digits DCGAN, both Adam(2e-4, 0.5): the reference
+    d_lr_10x      D's learning rate 10x G's (2e-3 vs 2e-4)
+    d_lr_100x     D's learning rate 100x G's (2e-3 vs 2e-5)
+    wide_d        a discriminator twice as wide (128 base filters)
+    small_10pct   10% of the digits (180 images), the same number of steps
+    small_20pct   20% of the digits (359 images), likewise
+    grid          the 25-mode grid (benchmarks/modes.py's networks): collapse
+    dirac         the Dirac-GAN (Mescheder et al. 2018): oscillation
+
+Digits scenarios: no instance noise, hard labels, Adam, batch 64, the
+number of steps of `--epochs` epochs of all 1,797 digits (40: 1,120 steps),
+whatever the data's size. Figures: Frechet distance in the bundled digits
+classifier's features (5,000 samples against all real digits), classes
+covered and the class histogram's KL to uniform, and time to quality: the
+training wall-clock (evaluations excluded) until the FD of 2,000 samples,
+measured every `--eval-every` steps, first falls to `--target-fd`. Grid:
+modes captured, high-quality samples, reverse KL. Dirac: distance of
+(theta, psi) to the equilibrium (0, 0) after the run, and its mean over
+the last half (oscillation keeps it up).
+
+Remedies (not every one applies to every scenario):
+
+    vanilla         nothing
+    balancer        kgt.callbacks.DiscriminatorLRBalancer() at its defaults
+    instance_noise  instance noise (digits 0.2, grid 0.2, dirac 0.5) decayed
+                    linearly to 0 over the first half
+    diffaugment     kgt.augment.DiffAugment() (color, translation, cutout)
+    ada             kgt.augment.AdaptiveAugment(speed=20_000) (p from 0)
+    r1              R1 (gamma 1; the Dirac-GAN's converging remedy)
+
+    python benchmarks/failures.py                   # full: 3 seeds
+    python benchmarks/failures.py --quick           # under three minutes
+    python benchmarks/failures.py --scenarios d_lr_10x --remedies vanilla balancer
+    python benchmarks/failures.py --json out.json
+    python benchmarks/failures.py --from-json a.json b.json   # pool and print
+"""
+
+import argparse
+import sys
+import time
+
+from _common import mean_se, parse_args, write_json
+
+SCENARIOS = {
+    "balanced": {"kind": "digits"},
+    "d_lr_10x": {"kind": "digits", "d_lr": 2e-3},
+    "d_lr_100x": {"kind": "digits", "d_lr": 2e-3, "g_lr": 2e-5},
+    "wide_d": {"kind": "digits", "d_filters": 128},
+    "small_10pct": {"kind": "digits", "fraction": 0.1},
+    "small_20pct": {"kind": "digits", "fraction": 0.2},
+    "grid": {"kind": "grid"},
+    "dirac": {"kind": "dirac"},
+}
+REMEDIES = {
+    "digits": ("vanilla", "balancer", "instance_noise", "diffaugment", "ada"),
+    "grid": ("vanilla", "balancer", "instance_noise"),
+    "dirac": ("vanilla", "balancer", "instance_noise", "r1"),
+}
+ALL_REMEDIES = ("vanilla", "balancer", "instance_noise", "diffaugment", "ada", "r1")
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=40, help="digits epochs")
+    parser.add_argument("--grid-steps", type=int, default=20_000)
+    parser.add_argument("--dirac-steps", type=int, default=2_000)
+    parser.add_argument("--eval-every", type=int, default=112, help="steps")
+    parser.add_argument("--target-fd", type=float, default=20.0)
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=tuple(SCENARIOS), default=list(SCENARIOS)
+    )
+    parser.add_argument(
+        "--remedies", nargs="+", choices=ALL_REMEDIES, default=list(ALL_REMEDIES)
+    )
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--from-json", nargs="+", help="pool these files and print")
+    return parse_args(parser, argv)
+
+
+ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_gan_tricks as kgt  # noqa: E402
+from keras_gan_tricks.demo import LATENT_DIM  # noqa: E402
+
+BATCH = 64
+DIGITS = 1797
+
+
+class _Quality(keras.callbacks.Callback):
+    """Every `every` steps: the FD of `n` samples, with the training time so
+    far (its own time excluded)."""
+
+    def __init__(self, every, n, real, classifier, target):
+        super().__init__()
+        self.every, self.n, self.real = every, n, real
+        self.classifier, self.target = classifier, target
+        self.curve, self.reached = [], None
+        self._train = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._train += time.perf_counter() - self._start
+        if (batch + 1) % self.every:
+            return
+        samples = self.model.generate(self.n, seed=batch)
+        fd = kgt.evaluation.frechet_distance(samples, self.real, self.classifier)
+        self.curve.append((batch + 1, self._train, fd))
+        if self.reached is None and fd <= self.target:
+            self.reached = self._train
+
+
+def digits_gan(options, remedy, seed, steps):
+    shape = (8, 8, 1)
+    gan = kgt.GAN(
+        kgt.architectures.dcgan_generator(LATENT_DIM, shape, base_filters=64),
+        kgt.architectures.dcgan_discriminator(
+            shape, base_filters=options.get("d_filters", 64), stages=2, dropout=0.3
+        ),
+        latent_dim=LATENT_DIM,
+        instance_noise=0.2 if remedy == "instance_noise" else None,
+        seed=seed,
+    )
+    tricks = []
+    if remedy == "diffaugment":
+        tricks.append(kgt.augment.DiffAugment(seed=seed))
+    if remedy == "ada":
+        tricks.append(kgt.augment.AdaptiveAugment(speed=20_000, seed=seed))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(options.get("d_lr", 2e-4), beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
+        tricks=tricks,
+    )
+    callbacks = []
+    if remedy == "instance_noise":
+        callbacks.append(kgt.callbacks.InstanceNoiseDecay(0.2, 0.0, max(1, steps // 2)))
+    if remedy == "balancer":
+        callbacks.append(kgt.callbacks.DiscriminatorLRBalancer(verbose=0))
+    return gan, callbacks
+
+
+def run_digits(options, remedy, seed, args, real, classifier):
+    keras.utils.set_random_seed(seed)
+    steps = args.epochs * int(np.ceil(DIGITS / BATCH))
+    rng = np.random.default_rng(seed)
+    n = max(BATCH, int(round(options.get("fraction", 1.0) * len(real))))
+    subset = real[rng.permutation(len(real))[:n]]
+    x = subset[rng.integers(0, n, steps * BATCH)]
+    gan, callbacks = digits_gan(options, remedy, seed, steps)
+    quality = _Quality(args.eval_every, 2000, real, classifier, args.target_fd)
+    gan.fit(
+        x,
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[*callbacks, quality],
+    )
+    summary = kgt.evaluation.summary(gan.generate(5000, seed=10_000 + seed), real)
+    balancer = [c for c in callbacks if hasattr(c, "changes")]
+    return {
+        "seed": seed,
+        "images": int(n),
+        "steps": steps,
+        "frechet_distance": summary["frechet_distance"],
+        "classes_covered": summary["classes_covered"],
+        "class_kl_to_uniform": summary["class_kl_to_uniform"],
+        "train_seconds": quality._train,
+        "seconds_to_target": quality.reached,
+        "curve": quality.curve,
+        "lr_changes": len(balancer[0].changes) if balancer else None,
+    }
+
+
+def run_grid(remedy, seed, args):
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    import modes
+
+    row = {
+        "vanilla": "vanilla",
+        "balancer": "+ D lr balancer",
+        "instance_noise": "+ instance noise, decayed",
+    }[remedy]
+    steps = 1000 if args.quick else args.grid_steps
+    start = time.perf_counter()
+    metrics, _, _ = modes.train("grid", row, seed, steps)
+    return {
+        **metrics,
+        "steps": steps,
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
+class PointMass(keras.layers.Layer):
+    """The Dirac-GAN's generator: its single weight theta, whatever z."""
+
+    def build(self, input_shape):
+        self.theta = self.add_weight(shape=(1,), initializer="ones", name="theta")
+
+    def call(self, z):
+        return keras.ops.ones_like(z[:, :1]) * self.theta
+
+
+def run_dirac(remedy, seed, args):
+    keras.utils.set_random_seed(seed)
+    steps = 300 if args.quick else args.dirac_steps
+    generator = PointMass(name="point_mass")
+    psi = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+    gan = kgt.GAN(
+        generator,
+        psi,
+        latent_dim=1,
+        seed=seed,
+        instance_noise=0.5 if remedy == "instance_noise" else None,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.SGD(0.1),
+        g_optimizer=keras.optimizers.SGD(0.1),
+        penalty=kgt.penalties.R1(1.0) if remedy == "r1" else None,
+    )
+    trajectory = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model  # noqa: B018 (syncs the JAX train state)
+            theta = float(keras.ops.convert_to_numpy(generator.theta)[0])
+            trajectory.append(
+                (theta, float(keras.ops.convert_to_numpy(psi.kernel)[0, 0]))
+            )
+
+    callbacks = [Record()]
+    if remedy == "instance_noise":
+        callbacks.append(kgt.callbacks.InstanceNoiseDecay(0.5, 0.0, steps // 2))
+    if remedy == "balancer":
+        callbacks.append(kgt.callbacks.DiscriminatorLRBalancer(verbose=0))
+    start = time.perf_counter()
+    gan.fit(
+        np.zeros((steps, 1), "float32"),
+        batch_size=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=callbacks,
+    )
+    distance = np.hypot(*np.asarray(trajectory).T)
+    return {
+        "seed": seed,
+        "steps": steps,
+        "final_distance": float(distance[-1]),
+        "late_mean_distance": float(distance[len(distance) // 2 :].mean()),
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
+METRICS = {
+    "digits": (
+        ("frechet_distance", "FD"),
+        ("classes_covered", "classes"),
+        ("class_kl_to_uniform", "class KL"),
+        ("seconds_to_target", "s to target FD"),
+        ("train_seconds", "train s"),
+    ),
+    "grid": (
+        ("modes", "modes"),
+        ("high_quality", "high quality"),
+        ("reverse_kl", "reverse KL"),
+        ("train_seconds", "train s"),
+    ),
+    "dirac": (
+        ("final_distance", "final distance"),
+        ("late_mean_distance", "mean distance, 2nd half"),
+    ),
+}
+
+
+def _cell(runs, key):
+    values = [r[key] for r in runs if r.get(key) is not None]
+    if not values:
+        return "not reached"
+    mean, se = mean_se(values)
+    reached = "" if len(values) == len(runs) else f" ({len(values)}/{len(runs)})"
+    return f"{mean:.3g} ± {se:.2g}{reached}"
+
+
+def table(results):
+    """The results as Markdown tables, one per scenario."""
+    lines = []
+    for scenario, by_remedy in results.items():
+        kind = SCENARIOS[scenario]["kind"]
+        columns = METRICS[kind]
+        lines += [
+            f"### {scenario}",
+            "",
+            "| remedy | seeds | " + " | ".join(label for _, label in columns) + " |",
+            "|---|---|" + "---|" * len(columns),
+        ]
+        for remedy, runs in by_remedy.items():
+            cells = [_cell(runs, key) for key, _ in columns]
+            lines.append(f"| {remedy} | {len(runs)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def pool(files):
+    """Runs of the same scenario and remedy across files, by seed."""
+    import json
+
+    merged = {}
+    for path in files:
+        with open(path) as f:
+            results = json.load(f)["results"]
+        for scenario, by_remedy in results.items():
+            for remedy, runs in by_remedy.items():
+                seen = merged.setdefault(scenario, {}).setdefault(remedy, {})
+                for run in runs:
+                    seen[run["seed"]] = run
+    return {
+        s: {r: [runs[k] for k in sorted(runs)] for r, runs in by.items()}
+        for s, by in merged.items()
+    }
+
+
+def main():
+    args = ARGS
+    if args.from_json:
+        print(table(pool(args.from_json)))
+        return 0
+    if args.quick:
+        args.epochs, args.eval_every, args.seeds = 2, 28, 1
+        args.scenarios = [
+            s for s in args.scenarios if s in ("d_lr_10x", "small_10pct", "dirac")
+        ]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    real, _ = kgt.datasets.digits()
+    classifier = kgt.evaluation.digits_classifier()
+    results = {}
+    start = time.perf_counter()
+    for scenario in args.scenarios:
+        options = SCENARIOS[scenario]
+        kind = options["kind"]
+        for remedy in [r for r in args.remedies if r in REMEDIES[kind]]:
+            if args.quick and remedy not in ("vanilla", "balancer", "ada", "r1"):
+                continue
+            runs = results.setdefault(scenario, {}).setdefault(remedy, [])
+            for seed in seeds:
+                if kind == "digits":
+                    run = run_digits(options, remedy, seed, args, real, classifier)
+                elif kind == "grid":
+                    run = run_grid(remedy, seed, args)
+                else:
+                    run = run_dirac(remedy, seed, args)
+                runs.append(run)
+                shown = {k: v for k, v in run.items() if k != "curve"}
+                print(
+                    f"{scenario:12} {remedy:15} {shown} "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
+                if args.json:  # after every run: a stopped job keeps its seeds
+                    _write(args, results)
+    print()
+    print(table(results))
+    return 0
+
+
+def _write(args, results):
+    write_json(
+        args.json,
+        {
+            "epochs": args.epochs,
+            "target_fd": args.target_fd,
+            "eval_every": args.eval_every,
+            "results": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
