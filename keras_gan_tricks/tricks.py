@@ -215,7 +215,14 @@ class TrickCallback(keras.callbacks.Callback):
     inside its step (`GAN.fit` calls `bind`, then `unbind`), so the
     callback's own batch hooks do nothing and Keras may run them on its
     callback thread (`async_safe`). With another model, its hooks do the
-    trick's work between batches."""
+    trick's work between batches.
+
+    The GAN holds such a trick for one fit without tracking it as one of
+    its layers, so the trick must keep its state in layers it attaches
+    with `gan.attach_trick_state` in `setup` (saved with the GAN, carried in
+    JAX's train state), not in variables of its own: on JAX those would be
+    outside the train state (the glue says so). A trick that owns its
+    variables belongs in `compile(tricks=[...])`."""
 
     trick = None
     _bound = False
