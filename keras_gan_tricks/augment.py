@@ -38,6 +38,13 @@ def _check_images(x, name="x"):
         )
 
 
+def _prepare(x, seed):
+    """`x` as a tensor of images, the seed generator, the batch size."""
+    x = ops.convert_to_tensor(x)
+    _check_images(x)
+    return x, as_seed_generator(seed), ops.shape(x)[0]
+
+
 def _uniform(shape, seed, dtype="float32"):
     return keras.random.uniform(shape, dtype=dtype, seed=seed)
 
@@ -51,10 +58,7 @@ def color(x, seed=None):
         x: images `(batch, height, width, channels)`.
         seed: `keras.random.SeedGenerator`, int or None.
     """
-    x = ops.convert_to_tensor(x)
-    _check_images(x)
-    seed = as_seed_generator(seed)
-    batch = ops.shape(x)[0]
+    x, seed, batch = _prepare(x, seed)
     shape = (batch, 1, 1, 1)
     x = x + (_uniform(shape, seed, x.dtype) - 0.5)
     mean = ops.mean(x, axis=-1, keepdims=True)
@@ -102,10 +106,7 @@ def translation(x, seed=None, ratio=0.125):
     ratio = check_number(
         "ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True
     )
-    x = ops.convert_to_tensor(x)
-    _check_images(x)
-    seed = as_seed_generator(seed)
-    batch = ops.shape(x)[0]
+    x, seed, batch = _prepare(x, seed)
     offsets = []
     for size in (x.shape[1], x.shape[2]):
         s = _pixels(size, ratio)
@@ -125,10 +126,7 @@ def cutout(x, seed=None, ratio=0.5):
         ratio: float in (0, 1].
     """
     ratio = check_number("ratio", ratio, low=0.0, high=1.0, low_open=True)
-    x = ops.convert_to_tensor(x)
-    _check_images(x)
-    seed = as_seed_generator(seed)
-    batch = ops.shape(x)[0]
+    x, seed, batch = _prepare(x, seed)
     inside = []
     for size in (x.shape[1], x.shape[2]):
         side = _pixels(size, ratio)

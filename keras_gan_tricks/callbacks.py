@@ -23,10 +23,10 @@ import numpy as np
 from keras import ops
 
 from keras_gan_tricks import tricks
-from keras_gan_tricks._utils import check_int, walk_layers
+from keras_gan_tricks._utils import check_int
 from keras_gan_tricks.gan import GAN
 from keras_gan_tricks.images import _as_images, image_grid, save_image_grid
-from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.layers import instance_noise_in
 from keras_gan_tricks.tricks import ScaledSchedule, update_average
 
 DECAY_KINDS = tricks.DECAY_KINDS
@@ -62,11 +62,7 @@ def find_instance_noise(model):
     """
     if isinstance(model, GAN):
         return model.instance_noise_layers()
-    found = []
-    for layer in walk_layers(model):
-        if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
-            found.append(layer)
-    return found
+    return instance_noise_in(model)
 
 
 class InstanceNoiseDecay(tricks.TrickCallback):

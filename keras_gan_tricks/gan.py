@@ -20,10 +20,9 @@ from keras_gan_tricks._support import (
 from keras_gan_tricks._utils import (
     check_int,
     register,
-    walk_layers,
 )
 from keras_gan_tricks.architectures import joint_batch
-from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.layers import instance_noise_in
 from keras_gan_tricks.tricks import (
     DiscriminatorContext,
     NonFiniteGuard,
@@ -354,14 +353,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     def instance_noise_layers(self):
         """Every `kgt.layers.InstanceNoise` applied to D's inputs: the
         `instance_noise` option, such tricks, and those inside D."""
-        found = []
-        for root in self.discriminator_input_tricks():
-            for layer in walk_layers(root):
-                if isinstance(layer, InstanceNoise) and all(
-                    layer is not f for f in found
-                ):
-                    found.append(layer)
-        return found
+        return instance_noise_in(*self.discriminator_input_tricks())
 
     @property
     def layers(self):
@@ -405,16 +397,20 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             samples = trick.discriminator_input(samples, training)
         return self.discriminator(self._d_inputs(samples, condition), training=training)
 
-    def discriminator_objective(self, real, condition=None, training=True, ops_=None):
+    def discriminator_objective(
+        self, real, condition=None, training=True, step_ops=None
+    ):
         """The discriminator's loss on a real batch and a fresh fake batch.
 
         Returns `(loss, aux)`: `loss` includes the tricks' terms (the
         penalty among them); `aux` holds `real_logits`, `fake_logits`,
         `terms` (each term), `penalty` (their sum, 0 without any) and
         `game_loss` (the loss without them). Label policies act only when
-        `training` is True.
+        `training` is True. `step_ops`: the backend's operations of the
+        step calling it (the tricks' terms take input gradients and
+        conditions from it); None outside a step.
         """
-        step_ops = ops_ or _OutsideStep
+        step_ops = step_ops or _OutsideStep
         batch_size = ops.shape(real)[0]
         fake = ops.stop_gradient(self._fake(batch_size, condition, training))
         for trick in self._hooks["discriminator_fakes"]:
@@ -557,7 +553,9 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         finite = token["allowed"]
         for _ in range(self.d_steps):
             d_loss, d_aux, finite = step_ops.minimize(
-                lambda: self.discriminator_objective(real, condition, ops_=step_ops),
+                lambda: self.discriminator_objective(
+                    real, condition, step_ops=step_ops
+                ),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
                 allow=finite,
@@ -591,7 +589,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     def _test_step(self, data, step_ops):
         real, condition = self._unpack(data)
         d_loss, d_aux = self.discriminator_objective(
-            real, condition, training=False, ops_=step_ops
+            real, condition, training=False, step_ops=step_ops
         )
         g_loss, _ = self.generator_objective(
             ops.shape(real)[0], condition, training=False

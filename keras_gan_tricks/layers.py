@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_gan_tricks import _backend
-from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
 from keras_gan_tricks.tricks import Trick
 
 
@@ -85,6 +85,17 @@ class InstanceNoise(Trick):
             "stddev": float(ops.convert_to_numpy(self.stddev)),
             "seed": self.seed,
         }
+
+
+def instance_noise_in(*roots):
+    """Every `InstanceNoise` layer in `roots` and the layers inside them,
+    each once, in the order found."""
+    found = []
+    for root in roots:
+        for layer in walk_layers(root):
+            if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
+                found.append(layer)
+    return found
 
 
 @register

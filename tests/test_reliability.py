@@ -195,6 +195,12 @@ def test_a_step_after_a_non_finite_one_applies_nothing(points):
     # `train_on_batch` (each call stands alone) and `fit` reset the latch.
     gan.train_on_batch(clean)
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 9
+    # ... and the average is still updated in the step (so its staying put
+    # above was the latch's doing).
+    assert any(
+        not np.array_equal(keras.ops.convert_to_numpy(new), old)
+        for old, new in zip(averaged, ema.ema_generator.weights, strict=True)
+    )
     latch.assign([7, 5])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
