@@ -6,6 +6,8 @@ benchmarks/BENCHMARKS.md section 4. Scenarios:
     balanced      the demo's digits DCGAN, both Adam(2e-4, 0.5): the reference
     d_lr_10x      D's learning rate 10x G's (2e-3 vs 2e-4)
     d_lr_100x     D's learning rate 100x G's (2e-3 vs 2e-5)
+    both_2e-5     both at G's rate in d_lr_100x (2e-5): the best a D-rate
+                  controller can reach there
     wide_d        a discriminator twice as wide (128 base filters)
     small_10pct   10% of the digits (180 images), the same number of steps
     small_20pct   20% of the digits (359 images), likewise
@@ -26,9 +28,12 @@ the last half (oscillation keeps it up).
 Remedies (not every one applies to every scenario):
 
     vanilla         nothing
-    balancer        kgt.callbacks.DiscriminatorLRBalancer() at its defaults
+    balancer        kgt.callbacks.DiscriminatorLRBalancer() at its defaults (D's
+                    ranking accuracy above 0.85 lowers D's rate)
     instance_noise  instance noise (digits 0.2, grid 0.2, dirac 0.5) decayed
                     linearly to 0 over the first half
+    adaptive_noise  kgt.layers.AdaptiveInstanceNoise() at its defaults (the
+                    stddev follows D's ranking accuracy, target 0.85)
     diffaugment     kgt.augment.DiffAugment() (color, translation, cutout)
     ada             kgt.augment.AdaptiveAugment(speed=20_000) (p from 0)
     r1              R1 (gamma 1; the Dirac-GAN's converging remedy)
@@ -50,18 +55,27 @@ SCENARIOS = {
     "balanced": {"kind": "digits"},
     "d_lr_10x": {"kind": "digits", "d_lr": 2e-3},
     "d_lr_100x": {"kind": "digits", "d_lr": 2e-3, "g_lr": 2e-5},
+    "both_2e-5": {"kind": "digits", "d_lr": 2e-5, "g_lr": 2e-5},
     "wide_d": {"kind": "digits", "d_filters": 128},
     "small_10pct": {"kind": "digits", "fraction": 0.1},
     "small_20pct": {"kind": "digits", "fraction": 0.2},
     "grid": {"kind": "grid"},
     "dirac": {"kind": "dirac"},
 }
+DIGITS_REMEDIES = (
+    "vanilla",
+    "balancer",
+    "instance_noise",
+    "adaptive_noise",
+    "diffaugment",
+    "ada",
+)
 REMEDIES = {
-    "digits": ("vanilla", "balancer", "instance_noise", "diffaugment", "ada"),
+    "digits": DIGITS_REMEDIES,
     "grid": ("vanilla", "balancer", "instance_noise"),
     "dirac": ("vanilla", "balancer", "instance_noise", "r1"),
 }
-ALL_REMEDIES = ("vanilla", "balancer", "instance_noise", "diffaugment", "ada", "r1")
+ALL_REMEDIES = (*DIGITS_REMEDIES, "r1")
 
 
 def _parse(argv):
@@ -138,6 +152,8 @@ def digits_gan(options, remedy, seed, steps):
         tricks.append(kgt.augment.DiffAugment(seed=seed))
     if remedy == "ada":
         tricks.append(kgt.augment.AdaptiveAugment(speed=20_000, seed=seed))
+    if remedy == "adaptive_noise":
+        tricks.append(kgt.layers.AdaptiveInstanceNoise(seed=seed))
     gan.compile(
         d_optimizer=keras.optimizers.Adam(options.get("d_lr", 2e-4), beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
@@ -181,7 +197,16 @@ def run_digits(options, remedy, seed, args, real, classifier):
         "seconds_to_target": quality.reached,
         "curve": quality.curve,
         "lr_changes": len(balancer[0].changes) if balancer else None,
+        "final_d_lr": balancer[0].current_lr() if balancer else None,
+        "final_noise_stddev": _adaptive_stddev(gan),
     }
+
+
+def _adaptive_stddev(gan):
+    for trick in gan.tricks:
+        if isinstance(trick, kgt.layers.AdaptiveInstanceNoise):
+            return float(keras.ops.convert_to_numpy(trick.stddev))
+    return None
 
 
 def run_grid(remedy, seed, args):
@@ -350,7 +375,8 @@ def main():
         options = SCENARIOS[scenario]
         kind = options["kind"]
         for remedy in [r for r in args.remedies if r in REMEDIES[kind]]:
-            if args.quick and remedy not in ("vanilla", "balancer", "ada", "r1"):
+            quick = ("vanilla", "balancer", "adaptive_noise", "ada", "r1")
+            if args.quick and remedy not in quick:
                 continue
             runs = results.setdefault(scenario, {}).setdefault(remedy, [])
             for seed in seeds:

@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from keras_gan_tricks._utils import as_seed_generator, check_int, check_number, register
-from keras_gan_tricks.tricks import Trick
+from keras_gan_tricks.tricks import Trick, adapt_knob, check_signal
 
 POLICIES = ("color", "translation", "cutout")
 
@@ -263,20 +263,35 @@ class AdaptiveAugment(DiffAugment):
     speed`, clipped to [0, 1]: up while D is too sure of the real images,
     down otherwise, by at most 1 over `speed` images.
 
+    `r_t` assumes a logit of 0 is D's boundary (the non-saturating and
+    hinge losses with hard labels). Under least-squares targets, smoothed or
+    noisy labels, or the Wasserstein loss, use `signal="ranking"`: D's
+    ranking accuracy (`kgt.tricks.ranking_accuracy`, the same under every
+    loss and label policy), with a target such as 0.85.
+
     `p` is a variable of the trick: saved, restored by `BackupAndRestore`,
-    and logged as `augment_p`, with `r_t` as `ada_rt`.
+    and logged as `augment_p`, with the signal as `ada_rt`.
 
     Args:
-        target: float in (0, 1). The `r_t` aimed at (0.6 in ADA).
+        target: float in (0, 1). The signal aimed at (0.6 in ADA).
         interval: int >= 1. Steps between adjustments (4 in ADA).
         speed: int >= 1. Images over which `p` can go from 0 to 1 (500,000
             in ADA, whose datasets are far larger; the digits' 1,797 images
             at batch 64 make 28 steps an epoch).
         initial: float in [0, 1]. `p` at the start.
+        signal: `"sign"` (ADA's `r_t`) or `"ranking"`.
         **kwargs: `DiffAugment`'s arguments (`policy`, ratios, `seed`).
     """
 
-    def __init__(self, target=0.6, interval=4, speed=500_000, initial=0.0, **kwargs):
+    def __init__(
+        self,
+        target=0.6,
+        interval=4,
+        speed=500_000,
+        initial=0.0,
+        signal="sign",
+        **kwargs,
+    ):
         kwargs.pop("probability", None)
         super().__init__(probability=initial, **kwargs)
         self.target = check_number(
@@ -285,35 +300,22 @@ class AdaptiveAugment(DiffAugment):
         self.interval = check_int("interval", interval, low=1)
         self.speed = check_int("speed", speed, low=1)
         self.initial = check_number("initial", initial, low=0.0, high=1.0)
-        # [sum of sign(D(real)) since the last adjustment, samples, last r_t]
+        self.signal = check_signal(signal)
+        # The feedback window: [weighted sum of the signal, samples, last mean]
         self.signs = self.add_weight(
             shape=(3,), initializer="zeros", trainable=False, name="signs"
         )
 
     def end_step(self, outcome):
-        logits = ops.cast(ops.reshape(outcome.real_logits, (-1,)), "float32")
-        finite = ops.cast(outcome.finite, "float32")
-        total, count, last = ops.unstack(self.signs.value)
-        total = total + finite * ops.sum(ops.sign(logits))
-        count = count + finite * ops.cast(ops.shape(logits)[0], "float32")
-        self.adjust(outcome.step, total, count, last)
-
-    def adjust(self, step, total, count, last):
-        """ADA's update of `p`, on `interval` boundaries of `step` (in-step)."""
-        due = ops.logical_and(ops.equal(ops.mod(step, self.interval), 0), count > 0)
-        r_t = total / ops.maximum(count, 1.0)
-        move = ops.sign(r_t - self.target) * count / self.speed
-        p = ops.cast(self.probability, "float32")
-        self.probability.assign(ops.where(due, ops.clip(p + move, 0.0, 1.0), p))
-        zero = ops.zeros((), "float32")
-        self.signs.assign(
-            ops.stack(
-                [
-                    ops.where(due, zero, total),
-                    ops.where(due, zero, count),
-                    ops.where(due, r_t, last),
-                ]
-            )
+        adapt_knob(
+            self.probability,
+            self.signs,
+            outcome,
+            self.signal,
+            self.target,
+            self.interval,
+            self.speed,
+            1.0,
         )
 
     def logs(self):
@@ -328,4 +330,5 @@ class AdaptiveAugment(DiffAugment):
             "interval": self.interval,
             "speed": self.speed,
             "initial": self.initial,
+            "signal": self.signal,
         }

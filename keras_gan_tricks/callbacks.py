@@ -164,36 +164,44 @@ class InstanceNoiseDecay(tricks.TrickCallback):
 
 
 class DiscriminatorLRBalancer(tricks.TrickCallback):
-    """Lowers the discriminator's learning rate while it wins too easily:
-    the face of `kgt.tricks.DiscriminatorLRBalancer` (see it for the rule).
+    """Lowers the discriminator's learning rate while D runs ahead of G, and
+    settles at a rate that holds: the face of
+    `kgt.tricks.DiscriminatorLRBalancer` (see it for the rule).
 
     With a `kgt.GAN` the controller runs inside the GAN's step: D's rate is
     its optimizer's own variable (or a `ScaledSchedule` around its
     schedule), changed there, with no per-batch device sync; the state is
     kept in the GAN, so it is saved and restored with it. Each change is
     read at the end of each epoch, printed (with `verbose=1`) and recorded
-    in `changes`; the current rate is in the logs as `d_lr`.
+    in `changes`; the current rate is in the logs as `d_lr`, D's ranking
+    accuracy over the last window as `d_rank`.
 
     For a model that is not a `kgt.GAN`, pass `optimizer=` and `floor=`, and
     have its `train_step` return the batch's own adversarial losses (no
     penalty) as `d_loss` and `g_loss`: the callback runs the same
-    controller after each batch.
+    controller after each batch, on the loss rule alone (it does not see
+    D's logits).
 
     Args:
         collapse_below: float > 0. How close to the floor D's smoothed loss
             must sit to count as collapsed.
-        patience: int >= 1. Batches of collapse before each reduction (and
-            of balance before each recovery).
-        factor: float in (0, 1). Multiplies the rate on collapse.
-        min_lr: float >= 0. The rate is never set below this.
-        recover: float >= 1, or None. Multiplies the rate after balance, up
-            to the starting rate; None or 1 never raises it.
-        smoothing: float in [0, 1). The moving averages' decay per batch.
+        patience: int >= 1. Batches per window (each decision's evidence).
+        factor: float in (0, 1). Multiplies the rate when D is ahead.
+        min_lr: float >= 0, or None. The rate is never set below this;
+            None: G's learning rate (0 for a model that is not a `kgt.GAN`).
+        recover: float >= 1, or None. Multiplies the rate when D is calm,
+            never back to a rate that failed; None or 1 never raises it.
+        smoothing: float in [0, 1). The loss averages' decay per batch.
         optimizer: `keras.optimizers.Optimizer` or None. D's optimizer, for
             models that are not a `kgt.GAN`.
         floor: float or None. D's loss floor; computed for a `kgt.GAN`, 0
             for other models when None.
         verbose: int. 1 prints each change.
+        target: float in (1/2, 1]. D's ranking accuracy above which it is
+            ahead (1: the loss rule alone).
+        recover_below: float in [0, target). The ranking accuracy below
+            which D is calm.
+        warmup: int >= 0. Batches before the ranking accuracy counts.
     """
 
     _STATE = tricks.DiscriminatorLRBalancer.STATE
@@ -203,22 +211,28 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
         collapse_below=0.1,
         patience=50,
         factor=0.5,
-        min_lr=1e-6,
+        min_lr=None,
         recover=2.0,
         smoothing=0.9,
         optimizer=None,
         floor=None,
         verbose=1,
+        target=0.8,
+        recover_below=0.65,
+        warmup=100,
     ):
         super().__init__()
         self.trick = tricks.DiscriminatorLRBalancer(
-            collapse_below,
-            patience,
-            factor,
-            min_lr,
-            recover,
-            smoothing,
-            floor,
+            collapse_below=collapse_below,
+            patience=patience,
+            factor=factor,
+            min_lr=min_lr,
+            recover=recover,
+            smoothing=smoothing,
+            floor=floor,
+            target=target,
+            recover_below=recover_below,
+            warmup=warmup,
             name="lr_balancer_trick",
         )
         if optimizer is not None and not isinstance(
@@ -242,6 +256,9 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
             "recover",
             "smoothing",
             "floor",
+            "target",
+            "recover_below",
+            "warmup",
         ):
             return getattr(self.trick, name)
         raise AttributeError(name)
@@ -311,6 +328,8 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
                     "step": int(change["step"]),
                     "old_lr": change["old_lr"],
                     "new_lr": change["new_lr"],
+                    "cause": change["reason"],
+                    "signal": change["signal"],
                     "reason": reason,
                 }
             )

@@ -1,11 +1,12 @@
-"""Layers for discriminators: instance noise and the minibatch standard deviation."""
+"""Layers for discriminators: instance noise (fixed or adaptive) and the minibatch
+standard deviation."""
 
 import keras
 from keras import ops
 
 from keras_gan_tricks import _backend
 from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
-from keras_gan_tricks.tricks import Trick
+from keras_gan_tricks.tricks import Trick, adapt_knob, check_signal
 
 
 @register
@@ -87,13 +88,108 @@ class InstanceNoise(Trick):
         }
 
 
+@register
+class AdaptiveInstanceNoise(InstanceNoise):
+    """Instance noise whose stddev follows how far D has run ahead.
+
+    Instance noise (see `InstanceNoise`) with ADA's feedback rule (Karras
+    et al. 2020, sec. 3) driving its stddev instead of a fixed decay: every
+    `interval` steps, with D's signal averaged over them, the stddev moves
+    by `sign(signal - target) * maximum * images / speed`, clipped to
+    [0, `maximum`]: up while D separates real from fake better than
+    `target`, down otherwise. A D that memorises a small dataset gets more
+    noise; once G catches up the noise fades on its own.
+
+    The signal is D's ranking accuracy (`kgt.tricks.ranking_accuracy`: how
+    often D ranks a real sample above a fake one; the same under every loss
+    and label policy), or ADA's `r_t = E[sign(D(x_real))]` with
+    `signal="sign"`. The stddev and the feedback window are variables of
+    the trick: saved, restored by `BackupAndRestore`; the stddev is logged
+    as `noise_stddev`, the signal as `noise_signal`.
+
+    Use it in `GAN.compile(tricks=[kgt.layers.AdaptiveInstanceNoise()])`
+    (it needs the step's logits; as a plain layer it is `InstanceNoise`
+    with a fixed stddev).
+
+    Args:
+        target: float in (0, 1). The signal aimed at.
+        interval: int >= 1. Steps between adjustments.
+        speed: int >= 1. Samples over which the stddev can go from 0 to
+            `maximum`.
+        maximum: float > 0. The largest stddev (in the units of the inputs).
+        initial: float in [0, maximum]. The stddev at the start.
+        signal: `"ranking"` or `"sign"`.
+        seed: int or None. Seeds the noise.
+    """
+
+    def __init__(
+        self,
+        target=0.85,
+        interval=4,
+        speed=20_000,
+        maximum=0.5,
+        initial=0.0,
+        signal="ranking",
+        seed=None,
+        **kwargs,
+    ):
+        kwargs.pop("stddev", None)
+        self.maximum = check_number("maximum", maximum, low=0.0, low_open=True)
+        self.initial = check_number("initial", initial, low=0.0, high=self.maximum)
+        super().__init__(stddev=initial, seed=seed, **kwargs)
+        self.target = check_number(
+            "target", target, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.interval = check_int("interval", interval, low=1)
+        self.speed = check_int("speed", speed, low=1)
+        self.signal = check_signal(signal)
+        # The feedback window: [weighted sum of the signal, samples, last mean]
+        self.feedback = self.add_weight(
+            shape=(3,), initializer="zeros", trainable=False, name="feedback"
+        )
+
+    def end_step(self, outcome):
+        adapt_knob(
+            self.stddev,
+            self.feedback,
+            outcome,
+            self.signal,
+            self.target,
+            self.interval,
+            self.speed,
+            self.maximum,
+        )
+
+    def logs(self):
+        return {"noise_stddev": self.stddev.value, "noise_signal": self.feedback[2]}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("stddev")
+        return {
+            **config,
+            "target": self.target,
+            "interval": self.interval,
+            "speed": self.speed,
+            "maximum": self.maximum,
+            "initial": self.initial,
+            "signal": self.signal,
+        }
+
+
 def instance_noise_in(*roots):
     """Every `InstanceNoise` layer in `roots` and the layers inside them,
-    each once, in the order found."""
+    each once, in the order found (not the adaptive ones: they set their
+    own stddev)."""
     found = []
     for root in roots:
         for layer in walk_layers(root):
-            if isinstance(layer, InstanceNoise) and all(layer is not f for f in found):
+            fixed = not isinstance(layer, AdaptiveInstanceNoise)
+            if (
+                isinstance(layer, InstanceNoise)
+                and fixed
+                and all(layer is not f for f in found)
+            ):
                 found.append(layer)
     return found
 

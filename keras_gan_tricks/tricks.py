@@ -26,11 +26,14 @@ own with `keras.saving.register_keras_serializable`.
 |---|---|
 | `InstanceNoiseDecay` | sets every `kgt.layers.InstanceNoise` stddev from a schedule of the step |
 | `GeneratorEMA` | keeps a moving average of the generator's weights |
-| `DiscriminatorLRBalancer` | lowers D's learning rate while D's loss sits at its floor |
+| `DiscriminatorLRBalancer` | lowers D's learning rate while D runs ahead (its ranking accuracy), and settles |
 | `PenaltyTerm` | adds a `kgt.penalties` penalty to D's loss (lazily, if asked) |
 
 `kgt.layers.InstanceNoise` is itself a trick (its `discriminator_input`
-adds the noise). `kgt.callbacks.InstanceNoiseDecay`, `GeneratorEMA` and
+adds the noise), and `kgt.layers.AdaptiveInstanceNoise` and
+`kgt.augment.AdaptiveAugment` are feedback loops on the same signals as the
+balancer (`ranking_accuracy`, `sign_of_real`, `feedback_window`,
+`adaptive_step` here). `kgt.callbacks.InstanceNoiseDecay`, `GeneratorEMA` and
 `DiscriminatorLRBalancer` are thin callback faces of the tricks here.
 """
 
@@ -44,6 +47,7 @@ DECAY_KINDS = ("linear", "exponential", "cosine")
 EMA_GENERATOR = "ema_generator"
 BALANCER_STATE = "lr_balancer"
 BALANCER_CHANGES = "lr_balancer_changes"
+BALANCER_CONTROL = "lr_balancer_control"
 
 HOOKS = (
     "start_step",
@@ -208,6 +212,107 @@ class StepOutcome:
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
+
+
+SIGNALS = ("ranking", "sign")
+
+
+def per_sample(logits):
+    """`(batch,)` float32: each sample's logit, averaged over the other axes
+    (a map of logits, as PatchGAN's, counts once per sample)."""
+    logits = ops.cast(logits, "float32")
+    if len(logits.shape) == 1:
+        return logits
+    return ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)
+
+
+def ranking_accuracy(real_logits, fake_logits):
+    """How often D ranks a real sample above a fake one: the fraction of
+    (real, fake) pairs of the batch with `D(x_r) > D(x_f)`, ties counting
+    1/2 (the AUC of D's logits). 1/2 when D cannot tell them apart, 1 when
+    it separates them completely. It depends only on the logits' order, so
+    it means the same under every loss (the least-squares targets, hinge,
+    Wasserstein) and label policy (smoothed or noisy targets)."""
+    real = per_sample(real_logits)[:, None]
+    fake = per_sample(fake_logits)[None, :]
+    above = ops.cast(real > fake, "float32") + 0.5 * ops.cast(real == fake, "float32")
+    return ops.mean(above)
+
+
+def sign_of_real(real_logits):
+    """ADA's overfitting heuristic `r_t = E[sign(D(x_r))]` (Karras et al.
+    2020, eq. 1): 0 when D is unsure of the real samples, 1 when it calls
+    every one real. It assumes a logit of 0 is D's boundary (the
+    non-saturating and hinge losses with hard labels)."""
+    return ops.mean(ops.sign(per_sample(real_logits)))
+
+
+def discriminator_signal(name, real_logits, fake_logits):
+    """The signal `name` (one of `SIGNALS`) of one D update's logits."""
+    if name == "ranking":
+        return ranking_accuracy(real_logits, fake_logits)
+    return sign_of_real(real_logits)
+
+
+def check_signal(signal):
+    if signal not in SIGNALS:
+        raise ValueError(
+            f"`signal` must be one of {SIGNALS}. Received: signal={signal!r}"
+        )
+    return signal
+
+
+def feedback_window(window, value, weight, step, interval):
+    """One step of a feedback loop's measuring window (in-step).
+
+    `window` is `(total, count, last)`: the weighted sum of the signal since
+    the last decision, its weight, and the last decision's mean. `value` is
+    this step's signal, `weight` its weight (0 for a step that was not
+    applied). A decision is due on every `interval`-th step with something
+    measured. Returns `(due, mean, weight, new_window)`: the mean over the
+    window and its total weight (valid where `due`), and the window to keep
+    (emptied where `due`, its `last` set to the mean).
+    """
+    total, count, last = window
+    weight = ops.cast(weight, "float32")
+    value = ops.where(weight > 0, ops.cast(value, "float32"), 0.0)
+    total = total + weight * value
+    count = count + weight
+    step = ops.cast(step, "int32")
+    due = ops.logical_and(ops.equal(ops.mod(step, interval), 0), count > 0)
+    mean = total / ops.maximum(count, 1e-12)
+    zero = ops.zeros((), "float32")
+    new = (
+        ops.where(due, zero, total),
+        ops.where(due, zero, count),
+        ops.where(due, mean, last),
+    )
+    return due, mean, count, new
+
+
+def adapt_knob(knob, window, outcome, signal, target, interval, speed, high):
+    """One step of an ADA-style loop (in-step): the signal of `outcome`'s
+    logits, weighted by the batch's size, into the feedback window held in
+    the variable `window`; on each `interval`-th step the variable `knob`
+    (in [0, high]) moves by `adaptive_step`."""
+    batch = ops.shape(per_sample(outcome.real_logits))[0]
+    weight = ops.cast(outcome.finite, "float32") * ops.cast(batch, "float32")
+    value = discriminator_signal(signal, outcome.real_logits, outcome.fake_logits)
+    due, mean, count, new = feedback_window(
+        ops.unstack(window.value), value, weight, outcome.step, interval
+    )
+    value = ops.cast(knob.value, "float32")
+    knob.assign(adaptive_step(value, due, mean, target, count, speed, high))
+    window.assign(ops.stack(new))
+
+
+def adaptive_step(knob, due, mean, target, weight, speed, high):
+    """ADA's update of a knob in [0, high] (Karras et al. 2020, sec. 3):
+    where `due`, `knob + sign(mean - target) * high * weight / speed`,
+    clipped; `weight` is the number of samples the mean was measured on, so
+    the knob crosses its range in `speed` samples at the fastest."""
+    move = ops.sign(mean - target) * high * weight / speed
+    return ops.where(due, ops.clip(knob + move, 0.0, high), knob)
 
 
 class TrickCallback(keras.callbacks.Callback):
@@ -684,38 +789,68 @@ def _label_floor(gan, samples=8192):
 
 @register
 class DiscriminatorLRBalancer(Trick):
-    """Lowers the discriminator's learning rate while it wins too easily.
+    """Lowers the discriminator's learning rate while D runs ahead of G, and
+    settles at a rate that holds.
 
-    The seeds' advice: "if the adversarial loss rises dramatically while the
-    discriminator loss falls to zero, reduce the discriminator's learning
-    rate". After every step it updates exponential moving averages of that
-    step's own D loss (without the tricks' terms) and G loss. D has
-    collapsed when its smoothed loss has stayed within `collapse_below` of
-    its floor for `patience` steps while G's smoothed loss did not fall (by
-    more than 10%); then D's learning rate is multiplied by `factor`, never
-    below `min_lr`. Once D's loss has stayed more than `2 * collapse_below`
-    above the floor for `patience` steps, the rate is multiplied by
-    `recover`, up to the rate it started at.
+    The seeds' advice, "if the discriminator wins too easily, reduce its
+    learning rate", as a feedback loop. Its signal is D's ranking accuracy
+    (`ranking_accuracy`): how often D ranks a real sample of the batch
+    above a fake one, averaged over windows of `patience` steps. It depends
+    only on the order of D's logits, so it means the same under every loss
+    and label policy, and it rises as soon as D runs ahead, long before D's
+    loss nears its floor. On the digits DCGAN (`benchmarks/failures.py`)
+    with D's rate 10x G's it climbs past 0.85 and stays there while D's
+    loss sits near 0.8; with equal rates it stays at 0.6-0.77 after the
+    first 100 steps (0.86 under the least-squares loss). At the end of each
+    window, from `warmup` steps on:
 
-    The floor is the lowest loss D can reach under the GAN's loss and label
-    policy: 0 with hard labels, the entropy of the targets with smoothed or
-    noisy labels. It all runs inside the step: the rate is D's optimizer's
-    own variable (or a `ScaledSchedule` around its schedule), set there; the
-    state (`gan.trick_states["lr_balancer"]`) is saved with the GAN, and the
-    last changes are kept in `gan.trick_states["lr_balancer_changes"]`
-    (read them with `changes(gan)`). The rate is logged as `d_lr`.
+    - D is ahead when the window's mean is above `target`, or when D's
+      smoothed loss has stayed within `collapse_below` of its floor for
+      `patience` steps while G's did not fall (the 0.1.0 rule). Then D's
+      rate is multiplied by `factor` (never below `min_lr`: by default G's
+      own rate, below which G would be the one running ahead). If the rate
+      had held or risen since the last lowering, it is remembered as one
+      that failed. D's lead outlasts a lowering by a few windows, so for
+      two windows after one the signal lowers the rate again only if its
+      mean still grew (lowerings in a row answer one failure).
+    - D is calm when the mean is below `recover_below` (and the loss is
+      off its floor). Then the rate is multiplied by `recover`, up to the
+      starting rate, and never back to a rate that failed: at most to
+      `sqrt(factor)` times the lowest one (the geometric midpoint between
+      it and what its first lowering made of it). Each failure lowers that
+      ceiling, so rounds of lowering and raising close in, from below, on a
+      rate at which D stays between the two thresholds, and stop there.
+
+    Between `recover_below` and `target` nothing moves (hysteresis).
+
+    The floor is D's lowest reachable loss under the GAN's loss and label
+    policy (0 with hard labels, the targets' entropy with smoothed or noisy
+    ones; none under the Wasserstein loss, where only the signal is used).
+    It all runs inside the step: the rate is D's optimizer's own variable
+    (or a `ScaledSchedule` around its schedule); the state
+    (`gan.trick_states["lr_balancer"]` and `["lr_balancer_control"]`) is
+    saved with the GAN and restored by `BackupAndRestore`; the last changes
+    are kept in `gan.trick_states["lr_balancer_changes"]` (read them with
+    `read_changes`). The rate is logged as `d_lr`, the last window's mean
+    as `d_rank`.
 
     Args:
         collapse_below: float > 0. How close to the floor D's smoothed loss
             must sit to count as collapsed.
-        patience: int >= 1. Steps of collapse before each reduction (and of
-            balance before each recovery).
-        factor: float in (0, 1). Multiplies the rate on collapse.
-        min_lr: float >= 0. The rate is never set below this.
-        recover: float >= 1, or None. Multiplies the rate after balance, up
-            to the starting rate; None or 1 never raises it.
-        smoothing: float in [0, 1). The moving averages' decay per step.
+        patience: int >= 1. Steps per window (each decision's evidence).
+        factor: float in (0, 1). Multiplies the rate when D is ahead.
+        min_lr: float >= 0, or None. The rate is never set below this;
+            None: G's learning rate (0 without a GAN's `g_optimizer`).
+        recover: float >= 1, or None. Multiplies the rate when D is calm,
+            within the bounds above; None or 1 never raises it.
+        smoothing: float in [0, 1). The loss averages' decay per step.
         floor: float or None. D's loss floor; computed from the GAN when None.
+        target: float in (1/2, 1]. The ranking accuracy above which D is
+            ahead (1 turns the signal off: only the loss rule acts).
+        recover_below: float in [0, target). The ranking accuracy below
+            which D is calm.
+        warmup: int >= 0. Steps before the signal counts: a fresh
+            generator's samples are noise that any D tells apart.
     """
 
     STATE = (
@@ -729,20 +864,31 @@ class DiscriminatorLRBalancer(Trick):
         "balance_streak",
         "seen",
     )
-    #: Changes kept between reads: [count, then per slot step, old, new,
-    #: excess, ema_g].
+    #: The feedback loop's state: the window (sum and weight of the signal,
+    #: the last window's mean), the lowest scale that failed (0: none),
+    #: the last decision (1 lowered, -1 raised, 0 held),
+    #: and the windows since the last lowering.
+    CONTROL = ("total", "count", "signal", "upper", "last", "since")
+    #: Windows after a lowering in which the signal lowers again only if
+    #: it grew.
+    COOLDOWN = 2
+    #: Changes kept between reads: [count, then per slot the FIELDS].
     SLOTS = 32
-    FIELDS = ("step", "old_lr", "new_lr", "excess", "ema_g")
+    FIELDS = ("step", "old_lr", "new_lr", "reason", "signal", "excess")
+    REASONS = {1.0: "ahead", 2.0: "floor", 3.0: "calm"}
 
     def __init__(
         self,
         collapse_below=0.1,
         patience=50,
         factor=0.5,
-        min_lr=1e-6,
+        min_lr=None,
         recover=2.0,
         smoothing=0.9,
         floor=None,
+        target=0.8,
+        recover_below=0.65,
+        warmup=100,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -753,7 +899,9 @@ class DiscriminatorLRBalancer(Trick):
         self.factor = check_number(
             "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True
         )
-        self.min_lr = check_number("min_lr", min_lr, low=0.0)
+        self.min_lr = (
+            None if min_lr is None else check_number("min_lr", min_lr, low=0.0)
+        )
         self.recover = (
             None if recover is None else check_number("recover", recover, low=1.0)
         )
@@ -761,8 +909,19 @@ class DiscriminatorLRBalancer(Trick):
             "smoothing", smoothing, low=0.0, high=1.0, high_open=True
         )
         self.floor = None if floor is None else check_number("floor", floor)
+        self.target = check_number("target", target, low=0.5, high=1.0, low_open=True)
+        self.recover_below = check_number(
+            "recover_below", recover_below, low=0.0, high=self.target, high_open=True
+        )
+        self.warmup = check_int("warmup", warmup, low=0)
         self.refs = Refs(
-            optimizer=None, state=None, changes=None, lr=None, schedule=None
+            optimizer=None,
+            g_optimizer=None,
+            state=None,
+            changes=None,
+            control=None,
+            lr=None,
+            schedule=None,
         )
         self._floor = 0.0
 
@@ -771,32 +930,33 @@ class DiscriminatorLRBalancer(Trick):
     def setup(self, gan):
         floor = self.floor
         if floor is None:
-            floor = _label_floor(gan)
-            if floor is None:
-                raise ValueError(
-                    f"The {type(gan.loss).__name__} loss has no lowest value, so "
-                    "a collapse of D's loss cannot be told from progress; the balancer "
-                    "does not apply to it."
-                )
-        state, changes = self.new_state()
-        state = gan.attach_trick_state(BALANCER_STATE, state)
-        changes = gan.attach_trick_state(BALANCER_CHANGES, changes)
-        self.bind_optimizer(gan.d_optimizer, state, changes, floor)
+            floor = _label_floor(gan)  # None under the Wasserstein loss
+        layers = [
+            gan.attach_trick_state(layer.name, layer) for layer in self.new_state()
+        ]
+        self.bind_optimizer(gan.d_optimizer, *layers, floor, gan.g_optimizer)
 
     def new_state(self):
-        """Fresh layers for the controller's state and its change log."""
+        """Fresh layers for the controller's state, its change log and its
+        feedback loop."""
         names = [f"{f}_{i}" for i in range(self.SLOTS) for f in self.FIELDS]
         return (
             _ScalarState(self.STATE, name=BALANCER_STATE),
             _ScalarState(["count", *names], name=BALANCER_CHANGES),
+            _ScalarState(self.CONTROL, name=BALANCER_CONTROL),
         )
 
-    def bind_optimizer(self, optimizer, state, changes, floor):
+    def bind_optimizer(
+        self, optimizer, state, changes, control, floor, g_optimizer=None
+    ):
         """Controls `optimizer`'s rate, keeping the controller's state in the
-        `_ScalarState` layers `state` and `changes` (host side)."""
+        `_ScalarState` layers from `new_state` (host side). `floor`: D's
+        loss floor, or None to use the signal alone. `g_optimizer`: G's,
+        whose rate is the lowest D's may take when `min_lr` is None."""
         refs = self.refs
-        refs.optimizer, refs.state, refs.changes = optimizer, state, changes
-        self._floor = float(floor)
+        refs.optimizer, refs.state, refs.g_optimizer = optimizer, state, g_optimizer
+        refs.changes, refs.control = changes, control
+        self._floor = None if floor is None else float(floor)
         lr = optimizer.learning_rate
         if isinstance(lr, keras.Variable):
             refs.lr, refs.schedule = lr, None
@@ -824,12 +984,25 @@ class DiscriminatorLRBalancer(Trick):
     # The controller, in keras.ops.
 
     def end_step(self, outcome):
-        self.control(outcome.step, outcome.d_loss, outcome.g_loss, outcome.finite)
+        self.control(
+            outcome.step,
+            outcome.d_loss,
+            outcome.g_loss,
+            outcome.finite,
+            outcome.real_logits,
+            outcome.fake_logits,
+        )
 
-    def control(self, step, d_loss, g_loss, finite=True):
-        """One step of the controller (in-step, or eagerly for other models)."""
+    def control(
+        self, step, d_loss, g_loss, finite=True, real_logits=None, fake_logits=None
+    ):
+        """One step of the controller (in-step, or eagerly for other models).
+        Without D's logits only the loss rule lowers the rate, and D is calm
+        once its loss has stayed `2 * collapse_below` above the floor for
+        `patience` steps."""
         refs = self.refs
         s = refs.state.unstack()
+        c = refs.control.unstack()
         # A copy: on PyTorch the variable's tensor changes when it is assigned.
         lr_now = ops.copy(
             ops.cast(ops.convert_to_tensor(refs.optimizer.learning_rate), "float32")
@@ -838,6 +1011,7 @@ class DiscriminatorLRBalancer(Trick):
         # First step: the rate it starts from.
         fresh = ops.equal(s["initialized"], 0.0)
         unit = ops.ones((), "float32")
+        no = ops.zeros((), "bool")
         base = ops.where(fresh, unit if scheduled else lr_now, s["base_lr"])
         scale = ops.where(fresh, unit, s["scale"])
         if scheduled:
@@ -854,36 +1028,82 @@ class DiscriminatorLRBalancer(Trick):
         smooth = ops.where(s["seen"] > 0, self.smoothing, 0.0)
         ema_d = smooth * s["ema_d"] + (1 - smooth) * d_loss
         ema_g = smooth * s["ema_g"] + (1 - smooth) * g_loss
-        excess = ema_d - self._floor
-        collapsed = excess < self.collapse_below
-        streak = ops.where(collapsed, s["collapse_streak"] + 1, 0.0)
-        g_reference = ops.where(
-            ops.logical_and(collapsed, ops.equal(s["collapse_streak"], 0.0)),
-            ema_g,
-            s["g_reference"],
-        )
-        fire = ops.logical_and(collapsed, streak >= self.patience)
-        # G's loss has not fallen meaningfully: G is not catching up.
-        stuck = ema_g >= g_reference - 0.1 * ops.abs(g_reference)
-        reduce = ops.logical_and(fire, stuck)
-        streak = ops.where(fire, 0.0, streak)
-        recovers = self.recover not in (None, 1.0)
-        balanced = ops.logical_and(
-            ops.logical_not(collapsed), excess > 2 * self.collapse_below
-        )
-        if not recovers:
-            balanced = ops.zeros((), "bool")
-        balance = ops.where(balanced, s["balance_streak"] + 1, 0.0)
-        rise_due = ops.logical_and(balanced, balance >= self.patience)
-        rise = ops.logical_and(rise_due, scale < 1.0)
-        balance = ops.where(rise_due, 0.0, balance)
+
+        # The 0.1.0 rule: D's loss at its floor while G's does not fall.
+        if self._floor is None:
+            excess = ops.zeros((), "float32")
+            collapsed = at_floor = no
+            streak = g_reference = ops.zeros((), "float32")
+        else:
+            excess = ema_d - self._floor
+            collapsed = excess < self.collapse_below
+            streak = ops.where(collapsed, s["collapse_streak"] + 1, 0.0)
+            g_reference = ops.where(
+                ops.logical_and(collapsed, ops.equal(s["collapse_streak"], 0.0)),
+                ema_g,
+                s["g_reference"],
+            )
+            fire = ops.logical_and(collapsed, streak >= self.patience)
+            # G's loss has not fallen meaningfully: G is not catching up.
+            stuck = ema_g >= g_reference - 0.1 * ops.abs(g_reference)
+            at_floor = ops.logical_and(fire, stuck)
+            streak = ops.where(fire, 0.0, streak)
+
+        # The signal: D's ranking accuracy over windows of `patience` steps.
+        window = (c["total"], c["count"], c["signal"])
+        balance = s["balance_streak"]
+        if real_logits is not None and self.target < 1.0:
+            value = ranking_accuracy(real_logits, fake_logits)
+            # Not before `warmup` steps: D tells a fresh G's noise apart.
+            counted = ops.logical_and(ok, ops.cast(step, "int32") > self.warmup)
+            due, mean, _, window = feedback_window(
+                window, value, ops.cast(counted, "float32"), step, self.patience
+            )
+            ahead = ops.logical_and(due, mean > self.target)
+            # D's lead outlasts a lowering for a while: within `COOLDOWN`
+            # windows of one, lower again only if the lead still grew.
+            waited = c["since"] >= self.COOLDOWN
+            ahead = ops.logical_and(ahead, ops.logical_or(waited, mean > c["signal"]))
+            since = ops.where(due, c["since"] + 1, c["since"])
+            calm = ops.logical_and(due, mean < self.recover_below)
+            calm = ops.logical_and(calm, ops.logical_not(collapsed))
+        else:
+            ahead = no
+            since = c["since"]
+            off_floor = ops.logical_and(
+                ops.logical_not(collapsed), excess > 2 * self.collapse_below
+            )
+            balance = ops.where(off_floor, balance + 1, 0.0)
+            calm = ops.logical_and(off_floor, balance >= self.patience)
+            balance = ops.where(calm, 0.0, balance)
+        if self.recover in (None, 1.0):
+            calm = no
+        reduce = ops.logical_or(ahead, at_floor)
+
+        upper = c["upper"]
         lowered = ops.minimum(scale * self.factor, 1.0)
         floor_scale = ops.where(
-            unscaled > 0, self.min_lr / ops.maximum(unscaled, 1e-30), 0.0
+            unscaled > 0, self._min_lr() / ops.maximum(unscaled, 1e-30), 0.0
         )
         lowered = ops.maximum(lowered, ops.minimum(scale, floor_scale))
+        # A rate failed when D ran ahead at it after the rate had held or
+        # risen; the lowerings that follow in a row answer the same failure
+        # (D's lead outlasts the change). The rate never rises back to one
+        # that failed: at most to the geometric midpoint between the lowest
+        # one and what the first lowering made of it.
+        failed = ops.logical_and(reduce, ops.not_equal(c["last"], 1.0))
+        upper = ops.where(
+            failed, ops.where(upper > 0, ops.minimum(upper, scale), scale), upper
+        )
         raised = ops.minimum(scale * (self.recover or 1.0), 1.0)
+        ceiling = upper * self.factor**0.5
+        raised = ops.where(upper > 0, ops.minimum(raised, ceiling), raised)
+        rise = ops.logical_and(calm, raised > scale * 1.01)
         new_scale = ops.where(reduce, lowered, ops.where(rise, raised, scale))
+        decided = ops.logical_or(reduce, ops.logical_or(calm, ahead))
+        last = ops.where(
+            reduce, 1.0, ops.where(decided, ops.where(rise, -1.0, 0.0), c["last"])
+        )
         changed = ops.logical_and(ok, ops.not_equal(new_scale, scale))
         new = {
             "initialized": unit,
@@ -897,20 +1117,38 @@ class DiscriminatorLRBalancer(Trick):
             "seen": ops.where(ok, s["seen"] + 1, s["seen"]),
         }
         refs.state.assign_from(new)
+        refs.control.assign_from(
+            {
+                "total": window[0],
+                "count": window[1],
+                "signal": window[2],
+                "upper": ops.where(ok, upper, c["upper"]),
+                "last": ops.where(ok, last, c["last"]),
+                "since": ops.where(ok, ops.where(reduce, 0.0, since), c["since"]),
+            }
+        )
         if not scheduled:
             refs.lr.assign(ops.cast(base * new["scale"], refs.lr.dtype))
         new_lr = unscaled * new["scale"]
-        self._record(changed, step, lr_now, new_lr, excess, ema_g)
+        reason = ops.where(ahead, 1.0, ops.where(at_floor, 2.0, 3.0))
+        self._record(changed, (step, lr_now, new_lr, reason, window[2], excess))
         self._d_lr = new_lr
+        self._signal = window[2]
 
-    def _record(self, changed, step, old_lr, new_lr, excess, ema_g):
+    def _min_lr(self):
+        if self.min_lr is not None:
+            return self.min_lr
+        g_optimizer = self.refs.g_optimizer
+        if g_optimizer is None:
+            return 0.0
+        return ops.cast(ops.convert_to_tensor(g_optimizer.learning_rate), "float32")
+
+    def _record(self, changed, entry):
         variable = self.refs.changes.values
         values = variable.value
         count = values[0]
         slot = ops.cast(ops.mod(count, self.SLOTS), "int32")
-        entry = ops.stack(
-            [ops.cast(v, "float32") for v in (step, old_lr, new_lr, excess, ema_g)]
-        )
+        entry = ops.stack([ops.cast(v, "float32") for v in entry])
         width = len(self.FIELDS)
         rows = ops.reshape(values[1:], (self.SLOTS, width))
         hit = ops.equal(ops.arange(self.SLOTS, dtype="int32"), slot)[:, None]
@@ -919,31 +1157,40 @@ class DiscriminatorLRBalancer(Trick):
         variable.assign(ops.concatenate([count[None], ops.reshape(rows, (-1,))]))
 
     def logs(self):
-        return {"d_lr": self._d_lr}
+        return {"d_lr": self._d_lr, "d_rank": self._signal}
 
     def read_changes(self, since=0):
         """The changes made since the `since`-th (host side: one transfer):
-        `(count, [dict of FIELDS])`, the oldest lost past `SLOTS`."""
+        `(count, [dict of FIELDS])`, the oldest lost past `SLOTS`; each
+        `reason` is `"ahead"`, `"floor"` or `"calm"`."""
         values = ops.convert_to_numpy(self.refs.changes.values)
         count = int(values[0])
         rows = values[1:].reshape(self.SLOTS, len(self.FIELDS))
         first = max(since, count - self.SLOTS)
-        found = [
-            dict(zip(self.FIELDS, map(float, rows[i % self.SLOTS]), strict=True))
-            for i in range(first, count)
-        ]
+        found = []
+        for i in range(first, count):
+            change = dict(
+                zip(self.FIELDS, map(float, rows[i % self.SLOTS]), strict=True)
+            )
+            change["reason"] = self.REASONS.get(change["reason"], "calm")
+            found.append(change)
         return count, found
 
     def describe(self, change):
         """A sentence for a change from `read_changes`."""
-        if change["new_lr"] < change["old_lr"]:
+        if change["reason"] == "ahead":
+            return (
+                f"D ranked reals above fakes {change['signal']:.1%} of the time over "
+                f"{self.patience} steps (target {self.target:.0%})"
+            )
+        if change["reason"] == "floor":
             return (
                 f"D's loss within {change['excess']:.3g} of its floor "
-                f"{self._floor:.3g} for {self.patience} steps while G's loss "
-                f"rose to {change['ema_g']:.3g}"
+                f"{self._floor:.3g} for {self.patience} steps while G's did not fall"
             )
         return (
-            f"D's loss {change['excess']:.3g} above its floor for {self.patience} steps"
+            f"D calm (ranking accuracy {change['signal']:.1%}, below "
+            f"{self.recover_below:.0%}); the rate rises, short of any that failed"
         )
 
     def trace_key(self):
@@ -959,6 +1206,9 @@ class DiscriminatorLRBalancer(Trick):
             "recover": self.recover,
             "smoothing": self.smoothing,
             "floor": self.floor,
+            "target": self.target,
+            "recover_below": self.recover_below,
+            "warmup": self.warmup,
         }
 
 

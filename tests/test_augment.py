@@ -150,6 +150,7 @@ def outcome(step, sign, n=16):
         step=keras.ops.convert_to_tensor(step),
         finite=keras.ops.convert_to_tensor(True),
         real_logits=keras.ops.convert_to_tensor(logits),
+        fake_logits=keras.ops.convert_to_tensor(np.zeros_like(logits)),
     )
 
 
@@ -180,6 +181,7 @@ def test_ada_moves_p_by_its_rule_stops_at_its_bounds_and_settles():
                 step=keras.ops.convert_to_tensor(step),
                 finite=keras.ops.convert_to_tensor(True),
                 real_logits=keras.ops.convert_to_tensor(logits.astype("float32")),
+                fake_logits=keras.ops.convert_to_tensor(np.zeros((100, 1), "float32")),
             )
         )
         seen.append(float(settle.probability))

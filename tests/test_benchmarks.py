@@ -145,13 +145,15 @@ def test_failures_quick(tmp_path):
     stdout = _run("failures.py", "--quick", "--json", str(out))
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"d_lr_10x", "small_10pct", "dirac"}
-    assert set(results["d_lr_10x"]) == {"vanilla", "balancer", "ada"}
+    assert set(results["d_lr_10x"]) == {"vanilla", "balancer", "adaptive_noise", "ada"}
     for remedy, runs in results["small_10pct"].items():
         (run,) = runs
         assert run["images"] == 180 and run["steps"] == 58, remedy
         assert run["frechet_distance"] > 0 and len(run["curve"]) == 2
     (balanced,) = results["d_lr_10x"]["balancer"]
-    assert balanced["lr_changes"] is not None
+    assert balanced["lr_changes"] is not None and balanced["final_d_lr"] > 0
+    (noisy,) = results["d_lr_10x"]["adaptive_noise"]
+    assert 0.0 <= noisy["final_noise_stddev"] <= 0.5
     # The Dirac-GAN: R1 converges where plain gradient descent circles.
     dirac = results["dirac"]
     assert dirac["r1"][0]["final_distance"] < 0.01

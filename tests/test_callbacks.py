@@ -273,18 +273,128 @@ def test_balancer_lowers_d_rate_on_collapse_respecting_min_lr(policy):
     assert all(c["new_lr"] < c["old_lr"] for c in balancer.changes)
 
 
-def test_balancer_restores_the_rate_once_balanced():
+def test_balancer_raises_the_rate_once_calm_but_not_back_to_one_that_failed():
     gan = overpowered_gan()
     balancer = DiscriminatorLRBalancer(patience=20, min_lr=1e-4, verbose=0)
     data = far_clusters(2048)
     gan.fit(data, batch_size=64, epochs=4, verbose=0, callbacks=[balancer])
     lowered = balancer.current_lr()
     assert lowered < 5e-3
-    gan.g_optimizer.learning_rate = 1e-2  # G catches up: D's loss leaves its floor
+    gan.g_optimizer.learning_rate = 1e-2  # G catches up: D's lead goes
     gan.fit(data, batch_size=64, epochs=6, verbose=0, callbacks=[balancer])
     raised = [c for c in balancer.changes if c["new_lr"] > c["old_lr"]]
-    assert raised and balancer.current_lr() == pytest.approx(1e-2, rel=1e-5)
-    assert max(c["new_lr"] for c in balancer.changes) <= 1e-2 * (1 + 1e-6)
+    assert raised and all(c["cause"] == "calm" for c in raised)
+    assert raised[0]["old_lr"] <= lowered * (1 + 1e-6)
+    # 1e-2 failed first: nothing above 1e-2 * sqrt(factor) once it had.
+    ceiling = 1e-2 * 0.5**0.5
+    assert max(c["new_lr"] for c in raised) <= ceiling * (1 + 1e-5)
+
+
+def scripted_balancer(**kwargs):
+    """A balancer bound to a bare optimizer, driven by hand."""
+    optimizer = keras.optimizers.Adam(1e-2)
+    trick = kgt.tricks.DiscriminatorLRBalancer(**kwargs)
+    trick.bind_optimizer(optimizer, *trick.new_state(), floor=None)
+    return trick
+
+
+def ranked(accuracy, n=20):
+    """Real and fake logits that D ranks right `accuracy` of the time."""
+    right = int(round(accuracy * n))
+    real = np.array([1.0] * right + [-1.0] * (n - right), "float32")
+    return real, np.zeros(n, "float32")
+
+
+def drive(trick, accuracy, windows, step):
+    """`windows` windows of the scripted signal; returns the rates after
+    each window and the next step."""
+    rates = []
+    for _ in range(windows):
+        for _ in range(trick.patience):
+            step += 1
+            trick.control(step, 1.3, 0.7, True, *ranked(accuracy))
+        rates.append(trick.current_lr())
+    return rates, step
+
+
+def test_balancer_follows_a_scripted_signal_to_its_bounds_and_settles():
+    trick = scripted_balancer(
+        patience=5, min_lr=1e-3, target=0.9, recover_below=0.8, warmup=0
+    )
+    # Ahead: halved, then (D's lead outlasting the change) again only
+    # after two windows, since the signal cannot grow past 1; held at min_lr.
+    rates, step = drive(trick, 1.0, 12, 0)
+    assert rates == pytest.approx(
+        [5e-3] * 3 + [2.5e-3] * 3 + [1.25e-3] * 3 + [1e-3] * 3
+    )
+    # Within the band: nothing moves.
+    rates, step = drive(trick, 0.85, 4, step)
+    assert rates == pytest.approx([1e-3] * 4)
+    # Calm: doubled each window, up to sqrt(1/2) of the rate that failed
+    # (1e-2: the lowerings in a row answered one failure), then held.
+    rates, step = drive(trick, 0.5, 5, step)
+    ceiling = 1e-2 * 0.5**0.5
+    assert rates == pytest.approx([2e-3, 4e-3, ceiling, ceiling, ceiling])
+    # Ahead again at the ceiling: it fails too, and the next ceiling is lower.
+    rates, step = drive(trick, 0.95, 1, step)
+    assert rates == pytest.approx([ceiling / 2])
+    rates, step = drive(trick, 0.6, 3, step)
+    assert rates == pytest.approx([ceiling * 0.5**0.5] * 3)
+    count, changes = trick.read_changes()
+    assert count == 4 + 3 + 1 + 1
+    assert [c["reason"] for c in changes] == ["ahead"] * 4 + ["calm"] * 3 + [
+        "ahead",
+        "calm",
+    ]
+    assert changes[0]["signal"] == pytest.approx(1.0)
+    assert changes[4]["signal"] == pytest.approx(0.5)
+    assert max(c["new_lr"] for c in changes) <= ceiling * (1 + 1e-6)
+
+
+def test_balancer_never_takes_d_below_g_rate_by_default():
+    optimizer = keras.optimizers.Adam(1e-2)
+    trick = kgt.tricks.DiscriminatorLRBalancer(patience=5, warmup=0)
+    g_optimizer = keras.optimizers.Adam(3e-3)
+    trick.bind_optimizer(optimizer, *trick.new_state(), None, g_optimizer)
+    rates, _ = drive(trick, 1.0, 7, 0)
+    assert rates == pytest.approx([5e-3] * 3 + [3e-3] * 4)
+
+
+def test_balancer_waits_out_its_warmup():
+    trick = scripted_balancer(patience=5, min_lr=1e-3, warmup=10)
+    rates, _ = drive(trick, 1.0, 3, 0)
+    assert rates == pytest.approx([1e-2, 1e-2, 5e-3])
+
+
+def test_balancer_ignores_steps_that_were_not_applied():
+    trick = scripted_balancer(patience=5, warmup=0)
+    for step in range(1, 11):
+        trick.control(step, 1.3, 0.7, False, *ranked(1.0))
+    assert trick.current_lr() == pytest.approx(1e-2)
+    assert trick.read_changes()[0] == 0
+
+
+def test_ranking_accuracy_is_the_auc_of_the_logits():
+    rng = np.random.default_rng(0)
+    real = rng.normal(1.0, 1.0, 37).astype("float32")
+    fake = rng.normal(0.0, 1.0, 23).astype("float32")
+    fake[:3] = real[:3]  # ties count one half
+    pairs = real[:, None] - fake[None, :]
+    expected = np.mean((pairs > 0) + 0.5 * (pairs == 0))
+    got = float(kgt.tricks.ranking_accuracy(real, fake))
+    assert got == pytest.approx(expected, rel=1e-6)
+    # The same under any increasing map of the logits (any loss's scale).
+    assert float(
+        kgt.tricks.ranking_accuracy(np.exp(real), np.exp(fake))
+    ) == pytest.approx(expected, rel=1e-6)
+    # A map of logits per sample counts once, by its mean.
+    maps = np.broadcast_to(real[:, None, None], (37, 2, 2)) + np.array(
+        [[0.5, -0.5], [0.25, -0.25]], "float32"
+    )
+    untied = fake[3:]
+    assert float(kgt.tricks.ranking_accuracy(maps, untied)) == pytest.approx(
+        np.mean(real[:, None] > untied[None, :]), rel=1e-6
+    )
 
 
 def test_balancer_acts_inside_the_step_without_a_sync_per_batch(monkeypatch):
@@ -329,7 +439,7 @@ def test_balancer_acts_inside_the_step_without_a_sync_per_batch(monkeypatch):
     )
     for change in balancer.changes:
         assert any(r == pytest.approx(change["new_lr"], rel=1e-6) for r in rates)
-        assert "floor" in change["reason"] and change["step"] >= 20
+        assert change["cause"] in ("ahead", "floor") and change["step"] >= 20
     assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(1e-3)
 
 
@@ -339,12 +449,22 @@ def test_balancer_acts_inside_the_step_without_a_sync_per_batch(monkeypatch):
     ids=["hard", "smoothed", "noisy"],
 )
 def test_balancer_stays_quiet_in_a_balanced_game(policy):
-    gan = overpowered_gan(d_lr=1e-3, g_lr=1e-3, label_policy=policy)
+    # Both at 2e-4: D's ranking accuracy stays within 0.25-0.85 here. (At
+    # 1e-3 this small D runs ahead, to 0.97, for a while, and the balancer
+    # rightly acts.)
+    gan = overpowered_gan(d_lr=2e-4, g_lr=2e-4, label_policy=policy)
     balancer = DiscriminatorLRBalancer(patience=20, verbose=0)
+    ranks = []
     gan.fit(
-        two_clusters(2048), batch_size=64, epochs=4, verbose=0, callbacks=[balancer]
+        two_clusters(2048),
+        batch_size=64,
+        epochs=6,
+        verbose=0,
+        callbacks=[balancer, EachBatch(lambda _, logs: ranks.append(logs["d_rank"]))],
     )
     assert balancer.changes == []
+    ranks = [float(r) for r in ranks]
+    assert 0.0 < max(ranks) < 0.9  # it measured, and saw no lead
 
 
 def test_balancer_scales_a_schedule():
@@ -387,11 +507,29 @@ def test_balancer_floor_follows_the_label_policy():
     assert kgt.losses.Wasserstein().discriminator_floor(r, f) is None
 
 
-def test_balancer_rejects_wasserstein_and_bad_arguments():
-    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
-    gan.compile(loss="wasserstein")
-    with pytest.raises(ValueError, match="no lowest value"):
-        gan.fit(two_clusters(64), verbose=0, callbacks=[DiscriminatorLRBalancer()])
+@pytest.mark.parametrize("loss", ["wasserstein", "least_squares", "hinge"])
+def test_balancer_sees_d_ahead_under_any_loss(loss):
+    """The signal is D's ranking of its logits: the same under every loss
+    (the Wasserstein loss has no floor; here the floor rule is off for all)."""
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(width=32), seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-6, beta_1=0.5),
+        loss=loss,
+    )
+    balancer = DiscriminatorLRBalancer(
+        patience=20, min_lr=1e-3, collapse_below=1e-9, verbose=0
+    )
+    gan.fit(
+        far_clusters(2048), batch_size=64, epochs=6, verbose=0, callbacks=[balancer]
+    )
+    assert balancer.changes and balancer.changes[0]["cause"] == "ahead"
+    assert balancer.changes[0]["new_lr"] == pytest.approx(5e-3)
+    assert balancer.changes[0]["signal"] > 0.8
+    assert balancer.changes[0]["step"] > 100  # after the warmup
+
+
+def test_balancer_rejects_bad_arguments():
     for kwargs, text in [
         ({"factor": 1.0}, "factor=1.0"),
         ({"patience": 0}, "patience=0"),
@@ -399,6 +537,8 @@ def test_balancer_rejects_wasserstein_and_bad_arguments():
         ({"min_lr": -1e-4}, "min_lr=-0.0001"),
         ({"recover": 0.5}, "recover=0.5"),
         ({"smoothing": 1.0}, "smoothing=1.0"),
+        ({"target": 0.5}, "target=0.5"),
+        ({"target": 0.8, "recover_below": 0.8}, "recover_below=0.8"),
     ]:
         with pytest.raises(ValueError, match=text):
             DiscriminatorLRBalancer(**kwargs)
