@@ -812,7 +812,12 @@ class DiscriminatorLRBalancer(Trick):
       had held or risen since the last lowering, it is remembered as one
       that failed. D's lead outlasts a lowering by a few windows, so for
       two windows after one the signal lowers the rate again only if its
-      mean still grew (lowerings in a row answer one failure).
+      mean still grew (lowerings in a row answer one failure). Once two
+      lowerings in a row (by either rule) have left the signal where the
+      first found it, neither rule lowers it further until the signal falls
+      to `target`: D's rate is
+      then not what keeps D ahead (G's own pace is, as when G's rate is
+      tiny), and starving D only makes things worse.
     - D is calm when the mean is below `recover_below` (and the loss is
       off its floor). Then the rate is multiplied by `recover`, up to the
       starting rate, and never back to a rate that failed: at most to
@@ -867,8 +872,12 @@ class DiscriminatorLRBalancer(Trick):
     #: The feedback loop's state: the window (sum and weight of the signal,
     #: the last window's mean), the lowest scale that failed (0: none),
     #: the last decision (1 lowered, -1 raised, 0 held),
-    #: and the windows since the last lowering.
-    CONTROL = ("total", "count", "signal", "upper", "last", "since")
+    #: the windows since the last lowering, and the signal's lowerings in
+    #: a row with the level the first of them found.
+    CONTROL = ("total", "count", "signal", "upper", "last", "since", "run", "level")
+    #: How far two lowerings in a row must bring the signal down from where
+    #: the first found it for a third to be tried.
+    FUTILE_BELOW = 0.01
     #: Windows after a lowering in which the signal lowers again only if
     #: it grew.
     COOLDOWN = 2
@@ -1065,11 +1074,29 @@ class DiscriminatorLRBalancer(Trick):
             waited = c["since"] >= self.COOLDOWN
             ahead = ops.logical_and(ahead, ops.logical_or(waited, mean > c["signal"]))
             since = ops.where(due, c["since"] + 1, c["since"])
+            # Two lowerings in a row (by either rule) that left the signal
+            # where the first found it: D's rate is not what keeps D ahead
+            # (G's own pace is); lowering further would only starve D.
+            now = ops.where(due, mean, c["signal"])
+            # (A level of 0: the run began before any window was measured.)
+            level = ops.where(
+                ops.logical_and(due, ops.equal(c["level"], 0.0)), mean, c["level"]
+            )
+            futile = ops.logical_and(c["run"] >= 2, level > 0.0)
+            futile = ops.logical_and(futile, now >= level - self.FUTILE_BELOW)
+            ahead = ops.logical_and(ahead, ops.logical_not(futile))
+            at_floor = ops.logical_and(at_floor, ops.logical_not(futile))
+            # A run of lowerings ends when the signal falls to the target.
+            run = ops.where(ops.logical_and(due, mean <= self.target), 0.0, c["run"])
+            lowers = ops.logical_or(ahead, at_floor)
+            first = ops.logical_and(lowers, ops.equal(run, 0.0))
+            level = ops.where(first, now, level)
+            run = ops.where(lowers, run + 1, run)
             calm = ops.logical_and(due, mean < self.recover_below)
             calm = ops.logical_and(calm, ops.logical_not(collapsed))
         else:
             ahead = no
-            since = c["since"]
+            since, run, level = c["since"], c["run"], c["level"]
             off_floor = ops.logical_and(
                 ops.logical_not(collapsed), excess > 2 * self.collapse_below
             )
@@ -1125,6 +1152,8 @@ class DiscriminatorLRBalancer(Trick):
                 "upper": ops.where(ok, upper, c["upper"]),
                 "last": ops.where(ok, last, c["last"]),
                 "since": ops.where(ok, ops.where(reduce, 0.0, since), c["since"]),
+                "run": ops.where(ok, run, c["run"]),
+                "level": ops.where(ok, level, c["level"]),
             }
         )
         if not scheduled:

@@ -162,3 +162,28 @@ def test_adaptive_noise_in_a_fit_rises_logs_and_survives_backup_and_restore(
     )
     assert restored["stddev"] == pytest.approx(seen[1][0])
     assert len(history.history["noise_stddev"]) == 2  # epochs 3 and 4 only
+
+
+def test_balancer_as_a_compiled_trick_acts_and_saves_its_loop(tmp_path):
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(width=32), seed=0)
+    balancer = kgt.tricks.DiscriminatorLRBalancer(patience=20, min_lr=1e-3)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-6, beta_1=0.5),
+        tricks=[balancer],
+    )
+    history = gan.fit(far_data(2048), batch_size=64, epochs=4, verbose=0)
+    assert history.history["d_lr"][-1] < 1e-2
+    assert history.history["d_rank"][-1] > 0.8
+    gan.sync_state()
+    count, changes = balancer.read_changes()
+    assert count >= 1 and changes[0]["old_lr"] == pytest.approx(1e-2)
+    control = gan.trick_states["lr_balancer_control"].read()
+    assert control["upper"] == pytest.approx(1.0)  # the starting rate failed
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.trick_states["lr_balancer_control"].read() == pytest.approx(control)
+    assert float(
+        keras.ops.convert_to_numpy(loaded.d_optimizer.learning_rate)
+    ) == pytest.approx(balancer.current_lr())
