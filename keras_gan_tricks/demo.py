@@ -18,6 +18,7 @@ from keras_gan_tricks import (
     evaluation,
     images,
     labels,
+    layers,
 )
 from keras_gan_tricks.gan import GAN
 
@@ -29,6 +30,9 @@ class TrainingRecord(keras.callbacks.Callback):
     """Keeps each batch's own losses (and the tricks' values) for plotting."""
 
     KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+    #: The tricks' values worth a panel: the controllers' knobs and signals.
+    TRICK_KEYS = ("d_rank", "d_lr", "noise_signal", "noise_stddev", "augment_p")
+    SIGNALS = ("d_rank", "noise_signal")
 
     def __init__(self):
         super().__init__()
@@ -37,25 +41,42 @@ class TrainingRecord(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         row = self.model.batch_values() if isinstance(self.model, GAN) else {}
         logs = logs or {}
-        for key in ("noise_stddev", "d_lr"):
+        for key in self.TRICK_KEYS:
             if key in logs:
                 row[key] = float(logs[key])
         self.rows.append(row)
 
     def series(self, key):
-        return np.array([row.get(key, np.nan) for row in self.rows], "float64")
+        values = np.array([row.get(key, np.nan) for row in self.rows], "float64")
+        if key in self.SIGNALS:
+            # A feedback loop logs 0 until its first window is measured.
+            measured = np.flatnonzero(np.nan_to_num(values) != 0)
+            values[: measured[0] if len(measured) else len(values)] = np.nan
+        return values
 
 
-def plot_training(record, path, title="Training"):
-    """Writes a PNG of the losses (and instance noise, D's learning rate)."""
+LABELS = {
+    "d_rank": "D's ranking\naccuracy",
+    "d_lr": "D's learning\nrate",
+    "noise_signal": "noise's\nsignal",
+    "noise_stddev": "instance\nnoise",
+    "augment_p": "augment p",
+}
+
+
+def plot_training(record, path, title="Training", lines=None):
+    """Writes a PNG of the losses and, one panel each, the tricks' values
+    that were logged (the controllers' signals and knobs). `lines`: `{key:
+    {label: value}}`, horizontal lines to draw on a panel (thresholds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    extra = [k for k in ("noise_stddev", "d_lr") if np.isfinite(record.series(k)).any()]
+    lines = lines or {}
+    extra = [k for k in record.TRICK_KEYS if np.isfinite(record.series(k)).any()]
     fig, axes = plt.subplots(
-        1 + len(extra), 1, figsize=(8, 3 + 2 * len(extra)), sharex=True
+        1 + len(extra), 1, figsize=(8, 3 + 1.6 * len(extra)), sharex=True
     )
     axes = np.atleast_1d(axes)
     steps = np.arange(1, len(record.rows) + 1)
@@ -74,7 +95,12 @@ def plot_training(record, path, title="Training"):
     axes[0].set_title(title)
     for axis, key in zip(axes[1:], extra, strict=True):
         axis.plot(steps, record.series(key), color="tab:green")
-        axis.set_ylabel(key)
+        for (label, value), style in zip(
+            lines.get(key, {}).items(), ("--", ":"), strict=False
+        ):
+            axis.axhline(value, color="grey", linestyle=style, label=label)
+            axis.legend(loc="lower right", fontsize="small")
+        axis.set_ylabel(LABELS.get(key, key))
     axes[-1].set_xlabel("training step")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -90,9 +116,7 @@ def build_digits_gan(seed=0):
         IMAGE_SHAPE, base_filters=64, stages=2, dropout=0.3
     )
     architectures.check_architecture(generator, discriminator)
-    return GAN(
-        generator, discriminator, latent_dim=LATENT_DIM, instance_noise=0.2, seed=seed
-    )
+    return GAN(generator, discriminator, latent_dim=LATENT_DIM, seed=seed)
 
 
 def run_demo(
@@ -126,12 +150,19 @@ def run_demo(
     steps = epochs * int(np.ceil(len(train) / batch_size))
 
     gan = build_digits_gan(seed)
+    # The failure atlas's best on the digits (benchmarks/results/failures.md,
+    # "adaptive_recipe"): the averaged generator does most for quality; the
+    # adaptive instance noise and the balancer stay nearly idle in this
+    # balanced game and rescue it when D runs ahead (D's rate 10x G's).
+    noise = layers.AdaptiveInstanceNoise(seed=seed)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         loss="non_saturating",
         label_policy=labels.OneSidedSmoothing(0.1),
+        tricks=[noise],
     )
+    balancer = callbacks.DiscriminatorLRBalancer()
     grids = callbacks.SampleGrid(os.path.join(out, "grids"), n=64, columns=8, scale=4)
     record = TrainingRecord()
     start = time.time()
@@ -140,15 +171,7 @@ def run_demo(
         batch_size=batch_size,
         epochs=epochs,
         verbose=verbose,
-        callbacks=[
-            callbacks.InstanceNoiseDecay(
-                initial=0.2, final=0.0, steps=max(1, steps // 2)
-            ),
-            callbacks.DiscriminatorLRBalancer(),
-            callbacks.GeneratorEMA(decay=0.99),
-            grids,
-            record,
-        ],
+        callbacks=[balancer, callbacks.GeneratorEMA(decay=0.99), grids, record],
     )
     seconds = time.time() - start
 
@@ -165,7 +188,16 @@ def run_demo(
     )
     images.save_image_grid(real[:64], paths["real"], columns=8, scale=4)
     plot_training(
-        record, paths["training_plot"], title="keras-gan-tricks demo: digits DCGAN"
+        record,
+        paths["training_plot"],
+        title="keras-gan-tricks demo: digits DCGAN",
+        lines={
+            "d_rank": {
+                "balancer's target": balancer.target,
+                "calm below": balancer.recover_below,
+            },
+            "noise_signal": {"noise's target": noise.target},
+        },
     )
     gan.save(paths["model"])
     metrics = evaluation.summary(gan.generate(samples, seed=seed + 1), real)
@@ -196,7 +228,8 @@ def describe(result):
             f"  {p['samples']:<40} 64 generated digits (EMA generator)",
             f"  {p['real']:<40} 64 real digits, for comparison",
             f"  {p['grids']:<40} one sample grid per epoch",
-            f"  {p['training_plot']:<40} losses, instance noise and D's learning rate",
+            f"  {p['training_plot']:<40} losses; the balancer's and the noise's "
+            "signals and knobs",
             f"  {p['model']:<40} the trained GAN (keras.saving.load_model)",
             f"  {p['metrics']:<40} the figures above",
         ]
