@@ -11,6 +11,8 @@ benchmarks/BENCHMARKS.md section 4. Scenarios:
     wide_d        a discriminator twice as wide (128 base filters)
     small_10pct   10% of the digits (180 images), the same number of steps
     small_20pct   20% of the digits (359 images), likewise
+    small_10pct_long  10% of the digits, three times as many steps (where
+                  D memorises the 180 images)
     grid          the 25-mode grid (benchmarks/modes.py's networks): collapse
     dirac         the Dirac-GAN (Mescheder et al. 2018): oscillation
 
@@ -36,6 +38,13 @@ Remedies (not every one applies to every scenario):
                     stddev follows D's ranking accuracy, target 0.85)
     diffaugment     kgt.augment.DiffAugment() (color, translation, cutout)
     ada             kgt.augment.AdaptiveAugment(speed=20_000) (p from 0)
+    ema             kgt.tricks.GeneratorEMA(0.99): samples from the average
+    demo_recipe     the 0.1.0 demo's settings: one-sided smoothing 0.1,
+                    instance noise 0.2 decayed over the first half, the
+                    balancer, EMA
+    adaptive_recipe the demo's settings now: one-sided smoothing 0.1, the
+                    adaptive instance noise, the balancer, EMA (no schedule
+                    to size by hand)
     r1              R1 (gamma 1; the Dirac-GAN's converging remedy)
 
     python benchmarks/failures.py                   # full: 3 seeds
@@ -59,6 +68,7 @@ SCENARIOS = {
     "wide_d": {"kind": "digits", "d_filters": 128},
     "small_10pct": {"kind": "digits", "fraction": 0.1},
     "small_20pct": {"kind": "digits", "fraction": 0.2},
+    "small_10pct_long": {"kind": "digits", "fraction": 0.1, "length": 3},
     "grid": {"kind": "grid"},
     "dirac": {"kind": "dirac"},
 }
@@ -69,6 +79,9 @@ DIGITS_REMEDIES = (
     "adaptive_noise",
     "diffaugment",
     "ada",
+    "ema",
+    "demo_recipe",
+    "adaptive_recipe",
 )
 REMEDIES = {
     "digits": DIGITS_REMEDIES,
@@ -144,32 +157,39 @@ def digits_gan(options, remedy, seed, steps):
             shape, base_filters=options.get("d_filters", 64), stages=2, dropout=0.3
         ),
         latent_dim=LATENT_DIM,
-        instance_noise=0.2 if remedy == "instance_noise" else None,
+        instance_noise=0.2 if remedy in ("instance_noise", "demo_recipe") else None,
         seed=seed,
     )
     tricks = []
+    if remedy in ("ema", "demo_recipe", "adaptive_recipe"):
+        tricks.append(kgt.tricks.GeneratorEMA(0.99))
     if remedy == "diffaugment":
         tricks.append(kgt.augment.DiffAugment(seed=seed))
     if remedy == "ada":
         tricks.append(kgt.augment.AdaptiveAugment(speed=20_000, seed=seed))
-    if remedy == "adaptive_noise":
+    if remedy in ("adaptive_noise", "adaptive_recipe"):
         tricks.append(kgt.layers.AdaptiveInstanceNoise(seed=seed))
     gan.compile(
         d_optimizer=keras.optimizers.Adam(options.get("d_lr", 2e-4), beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
+        label_policy=(
+            kgt.labels.OneSidedSmoothing(0.1)
+            if remedy in ("demo_recipe", "adaptive_recipe")
+            else None
+        ),
         tricks=tricks,
     )
     callbacks = []
-    if remedy == "instance_noise":
+    if remedy in ("instance_noise", "demo_recipe"):
         callbacks.append(kgt.callbacks.InstanceNoiseDecay(0.2, 0.0, max(1, steps // 2)))
-    if remedy == "balancer":
+    if remedy in ("balancer", "demo_recipe", "adaptive_recipe"):
         callbacks.append(kgt.callbacks.DiscriminatorLRBalancer(verbose=0))
     return gan, callbacks
 
 
 def run_digits(options, remedy, seed, args, real, classifier):
     keras.utils.set_random_seed(seed)
-    steps = args.epochs * int(np.ceil(DIGITS / BATCH))
+    steps = options.get("length", 1) * args.epochs * int(np.ceil(DIGITS / BATCH))
     rng = np.random.default_rng(seed)
     n = max(BATCH, int(round(options.get("fraction", 1.0) * len(real))))
     subset = real[rng.permutation(len(real))[:n]]
@@ -330,11 +350,37 @@ def table(results):
             "| remedy | seeds | " + " | ".join(label for _, label in columns) + " |",
             "|---|---|" + "---|" * len(columns),
         ]
+        reference = _vanilla_final(by_remedy) if kind == "digits" else None
+        if reference is not None:
+            lines[-2] = (
+                lines[-2][:-1] + f"| s to vanilla's final FD ({reference:.3g}) |"
+            )
+            lines[-1] += "---|"
         for remedy, runs in by_remedy.items():
             cells = [_cell(runs, key) for key, _ in columns]
+            if reference is not None:
+                cells.append(_time_to(runs, reference))
             lines.append(f"| {remedy} | {len(runs)} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _vanilla_final(by_remedy):
+    """Vanilla's final FD as the curve measures it (2,000 samples), averaged
+    over its seeds: the level for time to quality."""
+    runs = [r for r in by_remedy.get("vanilla", ()) if r.get("curve")]
+    if not runs:
+        return None
+    return float(np.mean([r["curve"][-1][2] for r in runs]))
+
+
+def _time_to(runs, level):
+    """Mean training seconds until each run's curve first reaches `level`."""
+    times = []
+    for run in runs:
+        reached = [t for _, t, fd in run.get("curve") or () if fd <= level]
+        times.append(reached[0] if reached else None)
+    return _cell([{"t": t} for t in times], "t")
 
 
 def pool(files):
