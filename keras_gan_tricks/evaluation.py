@@ -10,14 +10,25 @@
 - `class_coverage`: classes generated and the KL of their histogram to
   uniform.
 - `stacked_mode_count`: modes covered among stacked digits (1,000 possible).
+
+On features of any extractor (arrays `(n, d)`; `features(images,
+extractor)` takes them from a Keras model, a callable or the digits
+classifier):
+
+- `kernel_distance`: KID's unbiased MMD² with the cubic polynomial kernel.
+- `precision_recall`: improved precision and recall (k-NN manifolds).
+- `density_coverage`: density and coverage (k-NN balls around real samples).
+- `frechet_distance_from_features`: the Fréchet distance.
 """
 
 import json
 import os
 import warnings
+import weakref
 
 import numpy as np
 
+from keras_gan_tricks._utils import check_int as _check_int
 from keras_gan_tricks._utils import check_number
 
 CLASSIFIER_VERSION = 1
@@ -256,21 +267,247 @@ def frechet_distance_from_features(features_a, features_b):
     return float(max(distance, 0.0))
 
 
-def frechet_distance(images_a, images_b, classifier=None):
-    """Fréchet distance between two sets of 8x8 digit images.
+_extractors = weakref.WeakKeyDictionary()
 
-    Computed in the digits classifier's penultimate features; lower is
+
+def features(images, extractor=None, layer=None, batch_size=256):
+    """Features of `images` from any extractor, float64 `(n, d)`.
+
+    Every figure on features (`kernel_distance`, `precision_recall`,
+    `density_coverage`, `frechet_distance`) then applies to any image size:
+    no Inception weights needed, only a network that knows your data.
+
+    Args:
+        images: array `(n, ...)`.
+        extractor: None (the digits classifier: 8x8 digits only); an object
+            with a `features(images)` method (a `DigitsClassifier`, or your
+            own); a `keras.Model`, whose layer `layer` gives the features
+            (by default its last layer's input: a classifier's penultimate
+            features, as FID takes Inception's pool layer); or any callable
+            from a batch of images to features (NumPy arrays or tensors).
+        layer: str or None. For a `keras.Model`: the name of the layer whose
+            output is taken.
+        batch_size: int >= 1. Images per call of a model or callable.
+
+    Returns:
+        float64 array `(n, d)` (feature maps flattened per sample).
+    """
+    import keras
+
+    batch_size = _check_int("batch_size", batch_size, low=1)
+    images = np.asarray(images, "float32")
+    if extractor is None:
+        extractor = digits_classifier()
+    if hasattr(extractor, "features") and not isinstance(extractor, keras.Model):
+        out = extractor.features(images)
+    elif isinstance(extractor, keras.Model):
+        submodels = _extractors.setdefault(extractor, {})
+        if layer not in submodels:
+            if layer is None:
+                output = extractor.layers[-1].input
+            else:
+                output = extractor.get_layer(layer).output
+            submodels[layer] = keras.Model(extractor.inputs, output)
+        out = submodels[layer].predict(images, batch_size=batch_size, verbose=0)
+    elif callable(extractor):
+        out = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(extractor(images[i : i + batch_size]))
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+    else:
+        raise TypeError(
+            "`extractor` must be None, a keras.Model, an object with a "
+            "`features` method or a callable images -> features. "
+            f"Received: extractor={extractor!r}"
+        )
+    out = np.asarray(out, "float64")
+    return out.reshape(len(out), -1)
+
+
+def _feature_pair(real_features, fake_features, least):
+    """Two (n, d) float64 arrays with the same d and at least `least` rows
+    each, or a clear ValueError."""
+    real = np.asarray(real_features, "float64")
+    fake = np.asarray(fake_features, "float64")
+    for name, x in (("real_features", real), ("fake_features", fake)):
+        if x.ndim != 2:
+            raise ValueError(
+                f"`{name}` must be a 2D array (samples, features). "
+                f"Received shape {x.shape}"
+            )
+        if len(x) < least:
+            raise ValueError(
+                f"`{name}` needs at least {least} samples here. Received "
+                f"{len(x)} (shape {x.shape})"
+            )
+        if not np.isfinite(x).all():
+            raise ValueError(f"`{name}` holds non-finite values (NaN or inf).")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(
+            "`real_features` and `fake_features` must have the same number of "
+            f"features. Received shapes {real.shape} and {fake.shape}"
+        )
+    return real, fake
+
+
+def _distances(a, b, rows=1024):
+    """Euclidean distances between the rows of `a` and `b`, (len(a), len(b)),
+    computed in blocks of `rows` rows."""
+    from scipy.spatial.distance import cdist
+
+    return np.concatenate([cdist(a[i : i + rows], b) for i in range(0, len(a), rows)])
+
+
+def _kth_neighbour_radii(x, k):
+    """Each row's distance to its k-th nearest other row of `x`."""
+    radii = np.empty(len(x))
+    for i in range(0, len(x), 1024):
+        block = _distances(x[i : i + 1024], x)
+        # Column k of the sorted row: index 0 is the row itself (distance 0).
+        radii[i : i + 1024] = np.partition(block, k, axis=1)[:, k]
+    return radii
+
+
+def _within(points, centres, radii, rows=1024):
+    """For each point, how many balls `B(centres[i], radii[i])` hold it
+    (distance <= radius)."""
+    counts = np.zeros(len(points), "int64")
+    for i in range(0, len(points), rows):
+        block = _distances(points[i : i + rows], centres)
+        counts[i : i + rows] = np.sum(block <= radii[None, :], axis=1)
+    return counts
+
+
+def precision_recall(real_features, fake_features, k=3):
+    """Improved precision and recall (Kynkäänniemi et al. 2019).
+
+    Each set's manifold is the union of balls around its samples, each ball
+    reaching the sample's k-th nearest neighbour in the same set. Precision
+    is the fraction of fake samples inside the real manifold (how many
+    generated samples look real); recall the fraction of real samples
+    inside the fake manifold (how much of the real data the generator
+    covers). Both are in [0, 1]; a collapsed generator keeps precision and
+    loses recall.
+
+    Args:
+        real_features, fake_features: arrays `(n, d)` of features (any
+            extractor's: see `features`), at least `k + 1` rows each.
+        k: int >= 1. The neighbour that sets each ball's radius (3 in the
+            paper).
+
+    Returns:
+        `{"precision": float, "recall": float}`.
+    """
+    k = _check_int("k", k, low=1)
+    real, fake = _feature_pair(real_features, fake_features, k + 1)
+    precision = np.mean(_within(fake, real, _kth_neighbour_radii(real, k)) > 0)
+    recall = np.mean(_within(real, fake, _kth_neighbour_radii(fake, k)) > 0)
+    return {"precision": float(precision), "recall": float(recall)}
+
+
+def density_coverage(real_features, fake_features, k=5):
+    """Density and coverage (Naeem et al. 2020).
+
+    Around each real sample `x_i`, a ball reaching its k-th nearest real
+    neighbour, `B_i`. For `M` fake samples `y_j` and `N` real ones:
+    density `= 1/(kM) sum_j sum_i 1[y_j in B_i]` (how many real
+    neighbourhoods hold each fake sample, about 1 when the two match; above
+    1 when fakes crowd where the real data is dense) and coverage `= 1/N
+    sum_i 1[some y_j in B_i]` (the fraction of real neighbourhoods with a
+    fake sample in them). Both use only the real manifold, so they are
+    robust to fake outliers, unlike precision and recall.
+
+    Args:
+        real_features, fake_features: arrays `(n, d)`, at least `k + 1` real
+            rows and one fake row.
+        k: int >= 1. The neighbour that sets each ball's radius (5 in the
+            paper).
+
+    Returns:
+        `{"density": float, "coverage": float}`.
+    """
+    k = _check_int("k", k, low=1)
+    real, fake = _feature_pair(real_features, fake_features, 1)
+    if len(real) < k + 1:
+        raise ValueError(
+            f"`real_features` needs at least k + 1 = {k + 1} samples. Received "
+            f"{len(real)} (shape {real.shape})"
+        )
+    radii = _kth_neighbour_radii(real, k)
+    density = np.sum(_within(fake, real, radii)) / (k * len(fake))
+    covered = np.zeros(len(real), bool)
+    for i in range(0, len(real), 1024):
+        block = _distances(real[i : i + 1024], fake)
+        covered[i : i + 1024] = np.any(block <= radii[i : i + 1024, None], axis=1)
+    return {"density": float(density), "coverage": float(np.mean(covered))}
+
+
+def kernel_distance(
+    real_features, fake_features, subsets=100, subset_size=1000, seed=0
+):
+    """Kernel Inception Distance's estimator on any features (Bińkowski et
+    al. 2018, "Demystifying MMD GANs").
+
+    The squared maximum mean discrepancy with the cubic polynomial kernel
+    `k(x, y) = (x . y / d + 1) ** 3` (`d` features), estimated without bias
+    on `subsets` random subsets of `m = min(subset_size, n_real, n_fake)`
+    samples from each set:
+    `MMD² = [sum_{i != j} k(x_i, x_j) + sum_{i != j} k(y_i, y_j)] / (m (m - 1))
+    - 2 sum_{i, j} k(x_i, y_j) / m²`. Unlike the Fréchet distance it has no
+    bias in the sample size, so it is honest on small samples; it can be
+    slightly negative when the sets match.
+
+    Args:
+        real_features, fake_features: arrays `(n, d)`, at least 2 rows each.
+        subsets: int >= 1. Random subsets averaged.
+        subset_size: int >= 2. Samples per subset (capped at the sets' sizes).
+        seed: int. Seeds the subsets' draws.
+
+    Returns:
+        `{"mean": float, "std": float}`: the mean and the standard deviation
+        of the subsets' estimates (KID's usual report; the standard error of
+        the mean is `std / sqrt(subsets)`).
+    """
+    subsets = _check_int("subsets", subsets, low=1)
+    subset_size = _check_int("subset_size", subset_size, low=2)
+    seed = _check_int("seed", seed)
+    real, fake = _feature_pair(real_features, fake_features, 2)
+    m = min(subset_size, len(real), len(fake))
+    d = real.shape[1]
+    rng = np.random.default_rng(seed)
+    estimates = np.empty(subsets)
+    for s in range(subsets):
+        x = real[rng.choice(len(real), m, replace=False)]
+        y = fake[rng.choice(len(fake), m, replace=False)]
+        k_xx = (x @ x.T / d + 1) ** 3
+        k_yy = (y @ y.T / d + 1) ** 3
+        k_xy = (x @ y.T / d + 1) ** 3
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (
+            m * (m - 1)
+        )
+        estimates[s] = within - 2 * k_xy.sum() / m**2
+    return {"mean": float(estimates.mean()), "std": float(estimates.std())}
+
+
+def frechet_distance(images_a, images_b, classifier=None):
+    """Fréchet distance between two sets of images (8x8 digits by default).
+
+    Computed in the digits classifier's penultimate features (or another
+    extractor's: see `features`); lower is
     closer. Compare with the real-vs-real distance (two halves of the
     digits) as the floor.
 
     Args:
-        images_a: array `(n, 8, 8, 1)` in [-1, 1].
-        images_b: array `(m, 8, 8, 1)` in [-1, 1].
-        classifier: `DigitsClassifier` or None (the cached one).
+        images_a: array `(n, 8, 8, 1)` in [-1, 1] (any shape with another
+            extractor).
+        images_b: array `(m, 8, 8, 1)` in [-1, 1], likewise.
+        classifier: `DigitsClassifier` or None (the cached one), or any
+            extractor `features` takes (a Keras model, a callable).
     """
-    classifier = classifier or digits_classifier()
     return frechet_distance_from_features(
-        classifier.features(images_a), classifier.features(images_b)
+        features(images_a, classifier), features(images_b, classifier)
     )
 
 

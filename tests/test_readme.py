@@ -26,6 +26,7 @@ def test_the_readme_has_the_examples():
     assert [title for title, _ in _blocks()] == [
         "Quickstart",
         "The tricks, composed in one `fit`",
+        "Data and quality figures",
     ]
 
 
