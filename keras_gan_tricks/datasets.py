@@ -13,6 +13,8 @@ float32 `(n, height, width, channels)` scaled to [-1, 1] (the range of a
 | `mnist()`, `fashion_mnist()`, `cifar10()` | `keras.datasets` | yes |
 """
 
+import os
+
 import numpy as np
 
 from keras_gan_tricks._utils import check_int, check_number
@@ -133,7 +135,12 @@ def stacked_digits(n=60_000, seed=0):
     return stacked, modes.astype("int32")
 
 
-def _keras_load(name):
+_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (32, 32, 3)}
+
+
+def _keras_load(name, path=None):
+    if path is not None:
+        return _load_npz(name, path)
     import keras
 
     loader = getattr(keras.datasets, name)
@@ -142,33 +149,68 @@ def _keras_load(name):
     except Exception as error:
         raise DownloadError(
             f"Could not load keras.datasets.{name} ({type(error).__name__}: {error}). "
-            "It is downloaded on first use: check the network connection, or put the "
-            "file in ~/.keras/datasets/ by hand. Without a download, use "
-            "kgt.datasets.digits() or the Gaussian mixtures."
+            "It is downloaded on first use: check the network connection, put the "
+            "file in ~/.keras/datasets/ by hand, or pass path= an .npz file with "
+            f"x_train and y_train (kgt.datasets.{name}(path='{name}.npz')). Without "
+            "a download, use kgt.datasets.digits() or the Gaussian mixtures."
         ) from error
     return x_train, y_train.reshape(-1)
 
 
-def mnist():
+def _load_npz(name, path):
+    """`(x_train, y_train)` from a local .npz (keras.datasets' mnist.npz
+    layout), checked against the dataset's image shape."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"`path` must be an existing .npz file. Received: path={path!r}"
+        )
+    with np.load(path) as data:
+        missing = sorted({"x_train", "y_train"} - set(data.files))
+        if missing:
+            raise ValueError(
+                f"`path` must be an .npz holding arrays x_train and y_train (as "
+                f"keras.datasets' mnist.npz). Received: path={path!r}, which holds "
+                f"{sorted(data.files)}"
+            )
+        x, y = data["x_train"], data["y_train"].reshape(-1)
+    shape = _SHAPES[name]
+    if x.shape[1:] == (*shape, 1):
+        x = x[..., 0]
+    if x.shape[1:] != shape or len(y) != len(x):
+        raise ValueError(
+            f"{name}'s x_train must be (n, {', '.join(map(str, shape))}) uint8 with "
+            f"n labels in y_train. Received: x_train {x.shape}, y_train {y.shape} "
+            f"from path={path!r}"
+        )
+    return x, y
+
+
+def mnist(path=None):
     """MNIST's 60,000 training digits as `(images, labels)`, images `(n, 28, 28, 1)`
-    in [-1, 1]. Downloads on first use (`DownloadError` if it cannot)."""
-    x, y = _keras_load("mnist")
+    in [-1, 1]. Downloads on first use (`DownloadError` if it cannot), or
+    reads `path`: an .npz with `x_train` (n, 28, 28) uint8 and `y_train`
+    (keras.datasets' `mnist.npz`)."""
+    x, y = _keras_load("mnist", path)
     return _scale(x, 255.0)[..., None], y.astype("int32")
 
 
-def fashion_mnist():
+def fashion_mnist(path=None):
     """Fashion-MNIST's 60,000 training images as `(images, labels)`, images
-    `(n, 28, 28, 1)` in [-1, 1]. Downloads on first use."""
-    x, y = _keras_load("fashion_mnist")
+    `(n, 28, 28, 1)` in [-1, 1]. Downloads on first use, or reads `path`: an
+    .npz with `x_train` (n, 28, 28) uint8 and `y_train`."""
+    x, y = _keras_load("fashion_mnist", path)
     return _scale(x, 255.0)[..., None], y.astype("int32")
 
 
-def cifar10(class_name=None):
+def cifar10(class_name=None, path=None):
     """CIFAR-10's 50,000 training images as `(images, labels)` in [-1, 1].
 
     Args:
         class_name: str, int or None. Keep one class only, by name (e.g.
             `"frog"`, Chollet's DCGAN) or id; None keeps all ten.
+        path: str or None. An .npz with `x_train` (n, 32, 32, 3) uint8 and
+            `y_train`, read instead of downloading.
     """
     if class_name is not None:
         if isinstance(class_name, str):
@@ -184,7 +226,7 @@ def cifar10(class_name=None):
                 raise ValueError(
                     f"`class_name` id must be 0-9. Received: class_name={class_name!r}"
                 )
-    x, y = _keras_load("cifar10")
+    x, y = _keras_load("cifar10", path)
     if class_name is not None:
         keep = y == class_id
         x, y = x[keep], y[keep]

@@ -57,9 +57,38 @@ def test_missing_download_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(
-        datasets.DownloadError, match="keras.datasets.mnist.*network.*digits"
+        datasets.DownloadError, match="keras.datasets.mnist.*network.*path=.*digits"
     ):
         datasets.mnist()
+
+
+def test_loaders_read_a_local_npz_instead_of_downloading(tmp_path, monkeypatch):
+    import keras
+
+    def offline():
+        raise AssertionError("no download when path= is given")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    digits28 = np.stack([np.zeros((28, 28)), np.full((28, 28), 255)]).astype("uint8")
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=digits28, y_train=np.array([7, 1]))
+    images, labels = datasets.mnist(path=path)
+    assert images.shape == (2, 28, 28, 1) and labels.tolist() == [7, 1]
+    assert images.min() == -1.0 and images.max() == 1.0
+    colour = np.zeros((3, 32, 32, 3), "uint8")
+    cifar = tmp_path / "cifar.npz"
+    np.savez(cifar, x_train=colour, y_train=np.array([[6], [3], [6]]))
+    frogs, labels = datasets.cifar10("frog", path=str(cifar))
+    assert frogs.shape == (2, 32, 32, 3) and labels.tolist() == [6, 6]
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, images=digits28)
+    with pytest.raises(ValueError, match=r"x_train and y_train.*\['images'\]"):
+        datasets.mnist(path=wrong)
+    with pytest.raises(ValueError, match=r"x_train must be \(n, 32, 32, 3\)"):
+        datasets.cifar10(path=path)
+    with pytest.raises(ValueError, match="existing .npz file.*missing.npz"):
+        datasets.fashion_mnist(path=tmp_path / "missing.npz")
 
 
 def test_keras_loaders_rescale_and_filter(monkeypatch):
