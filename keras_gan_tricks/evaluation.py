@@ -18,6 +18,7 @@ classifier):
 - `kernel_distance`: KID's unbiased MMD² with the cubic polynomial kernel.
 - `precision_recall`: improved precision and recall (k-NN manifolds).
 - `density_coverage`: density and coverage (k-NN balls around real samples).
+- `classifier_two_sample_test`: how well a classifier tells them apart.
 - `frechet_distance_from_features`: the Fréchet distance.
 """
 
@@ -442,6 +443,49 @@ def density_coverage(real_features, fake_features, k=5):
         block = _distances(real[i : i + 1024], fake)
         covered[i : i + 1024] = np.any(block <= radii[i : i + 1024, None], axis=1)
     return {"density": float(density), "coverage": float(np.mean(covered))}
+
+
+def classifier_two_sample_test(real_features, fake_features, test_fraction=0.5, seed=0):
+    """A classifier two-sample test (Lopez-Paz & Oquab 2017).
+
+    A logistic regression (scikit-learn, on standardised features) learns
+    to tell real from fake on part of the samples; its accuracy on the held
+    out rest is about 1/2 when the two sets come from one distribution and
+    near 1 when they are easy to tell apart. The p-value is the one-sided
+    binomial test of that accuracy against 1/2 (small: the generator is
+    told apart).
+
+    Args:
+        real_features, fake_features: arrays `(n, d)`, at least 4 rows each.
+        test_fraction: float in (0, 1). Share of each set held out.
+        seed: int. Seeds the split.
+
+    Returns:
+        `{"accuracy": float, "p_value": float, "test_samples": int}`.
+    """
+    from scipy.stats import binomtest
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    test_fraction = check_number(
+        "test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    seed = _check_int("seed", seed)
+    real, fake = _feature_pair(real_features, fake_features, 4)
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([real, fake])
+    y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))])
+    test = np.zeros(len(x), bool)
+    for index in (np.arange(len(real)), len(real) + np.arange(len(fake))):
+        held = max(1, min(len(index) - 1, int(round(test_fraction * len(index)))))
+        test[rng.permutation(index)[:held]] = True
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(x[~test], y[~test])
+    right = int(np.sum(model.predict(x[test]) == y[test]))
+    total = int(test.sum())
+    p_value = binomtest(right, total, 0.5, alternative="greater").pvalue
+    return {"accuracy": right / total, "p_value": float(p_value), "test_samples": total}
 
 
 def kernel_distance(

@@ -203,3 +203,18 @@ def test_frechet_distance_on_28x28_images_with_a_keras_model():
     near = evaluation.frechet_distance(a, b, classifier=model)
     far = evaluation.frechet_distance(a, b * 0.1 + 0.8, classifier=model)
     assert 0 <= near < far
+
+
+def test_classifier_two_sample_test_tells_shifted_sets_apart_and_not_equal_ones():
+    real = gaussians(400, seed=8)
+    same = evaluation.classifier_two_sample_test(real, gaussians(400, seed=9))
+    assert 0.4 < same["accuracy"] < 0.6 and same["p_value"] > 0.01
+    assert same["test_samples"] == 400
+    shifted = evaluation.classifier_two_sample_test(
+        real, gaussians(400, shift=1.0, seed=9)
+    )
+    assert shifted["accuracy"] > 0.8 and shifted["p_value"] < 1e-6
+    with pytest.raises(ValueError, match="test_fraction=1.0"):
+        evaluation.classifier_two_sample_test(real, real, test_fraction=1.0)
+    with pytest.raises(ValueError, match="at least 4 samples"):
+        evaluation.classifier_two_sample_test(real[:3], real)
