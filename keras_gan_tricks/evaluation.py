@@ -371,14 +371,23 @@ def _kth_neighbour_radii(x, k):
     return radii
 
 
-def _within(points, centres, radii, rows=1024):
-    """For each point, how many balls `B(centres[i], radii[i])` hold it
-    (distance <= radius)."""
-    counts = np.zeros(len(points), "int64")
-    for i in range(0, len(points), rows):
-        block = _distances(points[i : i + rows], centres)
-        counts[i : i + rows] = np.sum(block <= radii[None, :], axis=1)
-    return counts
+def _balls(fake, real, real_radii, fake_radii=None, rows=1024):
+    """One pass over the fake-to-real distances (in blocks of `rows` fake
+    samples). Returns, for each fake sample, how many real balls
+    `B(real[i], real_radii[i])` hold it; for each real sample, whether a
+    fake sample lies in its own ball; and, with `fake_radii`, whether it
+    lies in some fake ball `B(fake[j], fake_radii[j])` (distance <= radius)."""
+    held = np.zeros(len(fake), "int64")
+    own = np.zeros(len(real), bool)
+    in_fake = np.zeros(len(real), bool)
+    for i in range(0, len(fake), rows):
+        block = _distances(fake[i : i + rows], real)
+        inside = block <= real_radii[None, :]
+        held[i : i + rows] = inside.sum(axis=1)
+        own |= inside.any(axis=0)
+        if fake_radii is not None:
+            in_fake |= (block <= fake_radii[i : i + rows, None]).any(axis=0)
+    return held, own, in_fake
 
 
 def precision_recall(real_features, fake_features, k=3):
@@ -403,9 +412,10 @@ def precision_recall(real_features, fake_features, k=3):
     """
     k = _check_int("k", k, low=1)
     real, fake = _feature_pair(real_features, fake_features, k + 1)
-    precision = np.mean(_within(fake, real, _kth_neighbour_radii(real, k)) > 0)
-    recall = np.mean(_within(real, fake, _kth_neighbour_radii(fake, k)) > 0)
-    return {"precision": float(precision), "recall": float(recall)}
+    held, _, in_fake = _balls(
+        fake, real, _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
+    )
+    return {"precision": float(np.mean(held > 0)), "recall": float(np.mean(in_fake))}
 
 
 def density_coverage(real_features, fake_features, k=5):
@@ -436,12 +446,8 @@ def density_coverage(real_features, fake_features, k=5):
             f"`real_features` needs at least k + 1 = {k + 1} samples. Received "
             f"{len(real)} (shape {real.shape})"
         )
-    radii = _kth_neighbour_radii(real, k)
-    density = np.sum(_within(fake, real, radii)) / (k * len(fake))
-    covered = np.zeros(len(real), bool)
-    for i in range(0, len(real), 1024):
-        block = _distances(real[i : i + 1024], fake)
-        covered[i : i + 1024] = np.any(block <= radii[i : i + 1024, None], axis=1)
+    held, covered, _ = _balls(fake, real, _kth_neighbour_radii(real, k))
+    density = np.sum(held) / (k * len(fake))
     return {"density": float(density), "coverage": float(np.mean(covered))}
 
 
