@@ -1127,7 +1127,7 @@ class DiscriminatorLRBalancer(Trick):
         raised = ops.where(upper > 0, ops.minimum(raised, ceiling), raised)
         rise = ops.logical_and(calm, raised > scale * 1.01)
         new_scale = ops.where(reduce, lowered, ops.where(rise, raised, scale))
-        decided = ops.logical_or(reduce, ops.logical_or(calm, ahead))
+        decided = ops.logical_or(reduce, calm)
         last = ops.where(
             reduce, 1.0, ops.where(decided, ops.where(rise, -1.0, 0.0), c["last"])
         )
