@@ -42,21 +42,20 @@ def main(argv=None):
         kgt.architectures.dcgan_generator(100, shape, base_filters=filters),
         kgt.architectures.dcgan_discriminator(shape, base_filters=filters, dropout=0.4),
         latent_distribution="uniform",
-        instance_noise=0.3,
     )
     gan.compile(
         d_optimizer=keras.optimizers.RMSprop(2e-4),
         g_optimizer=keras.optimizers.RMSprop(1e-4),
         label_policy=kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
     )
-    steps = epochs * int(np.ceil(len(images) / batch_size))
     gan.fit(
         images,
         batch_size=batch_size,
         epochs=epochs,
         verbose=2,
         callbacks=[
-            kgt.callbacks.InstanceNoiseDecay(initial=0.3, final=0.0, steps=steps),
+            # The GAN's own instance noise, 0.3 decaying to 0 over the fit.
+            kgt.callbacks.InstanceNoiseDecay(initial=0.3, final=0.0),
             kgt.callbacks.SampleGrid(os.path.join(args.out, "grids"), n=64, scale=2),
         ],
     )

@@ -17,6 +17,7 @@ from keras_gan_tricks._utils import (
 )
 from keras_gan_tricks.architectures import ends_in_tanh, shape_mismatch
 from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.losses import logits_shape_error
 from keras_gan_tricks.tricks import EMA_GENERATOR, PenaltyTerm, Trick
 
 SEED_STATE_KEY = "seed_generator_state"
@@ -71,6 +72,27 @@ class GANOptimizers:
     def __repr__(self):
         d, g = self.optimizers
         return f"GANOptimizers(d_optimizer={d!r}, g_optimizer={g!r})"
+
+
+class BeginFitTricks(keras.callbacks.Callback):
+    """Calls each active trick's `fit_begin(gan, steps)` when `fit` starts
+    (every `kgt.GAN.fit` has it, after the user's callbacks: after
+    `BackupAndRestore` restored the GAN). `steps`: the fit's planned steps,
+    its epochs from `initial_epoch` times its batches per epoch, or None
+    when Keras does not know them."""
+
+    def __init__(self, initial_epoch=0):
+        super().__init__()
+        self.initial_epoch = initial_epoch
+
+    def on_train_begin(self, logs=None):
+        gan = self.model
+        epochs, per_epoch = self.params.get("epochs"), self.params.get("steps")
+        steps = None
+        if epochs is not None and per_epoch is not None:
+            steps = max(epochs - self.initial_epoch, 0) * per_epoch
+        for trick in gan._active_tricks():
+            trick.fit_begin(gan, steps)
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -171,6 +193,11 @@ def check_fit_data(gan, x, y, arg="x"):
                     "The dataset's samples do not match the generator's output. "
                     f"Dataset element shape: {shape}; generator output: {expected}."
                 )
+        if int(x.cardinality()) == 0:
+            raise ValueError(
+                f"`{arg}` is an empty dataset: there is nothing to train on. "
+                f"Received: {arg}={x!r}"
+            )
         return
     if isinstance(x, (list, tuple)) and len(x) == 2 and y is None:
         x, y = x
@@ -183,6 +210,11 @@ def check_fit_data(gan, x, y, arg="x"):
         raise ValueError(
             f"`{arg}` has shape {array.shape}, but the generator makes samples of "
             f"shape {expected}."
+        )
+    if len(array) == 0:
+        raise ValueError(
+            f"`{arg}` holds no samples: there is nothing to train on. "
+            f"Received: {arg} of shape {array.shape}"
         )
     if np.issubdtype(array.dtype, np.floating):
         finite = np.isfinite(array)
@@ -614,9 +646,8 @@ class ConfigMixin:
                 "The discriminator cannot take the generator's output of shape "
                 f"{describe_shape(self.sample_shape)}: {error}"
             ) from error
-        if isinstance(logits, (list, tuple)) or static_shape(logits)[1:] not in (
-            (),
-            (1,),
+        if isinstance(logits, (list, tuple)) or logits_shape_error(
+            static_shape(logits)
         ):
             shape = (
                 [static_shape(t) for t in logits]
@@ -625,7 +656,8 @@ class ConfigMixin:
             )
             raise ValueError(
                 "The discriminator must emit one logit per sample, of shape "
-                f"(batch,) or (batch, 1). It emits shape {shape}."
+                "(batch,) or (batch, 1), or a map of logits with one channel, "
+                f"(batch, ..., 1) (PatchGAN). It emits shape {shape}."
             )
         self.built = True
 

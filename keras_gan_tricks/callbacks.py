@@ -83,10 +83,15 @@ class InstanceNoiseDecay(tricks.TrickCallback):
     Python callable `schedule` (it may not trace), or another model, the
     callback sets it before each batch from the optimizer's iteration count.
 
+    With `steps=None` (the default) the decay spans the whole `fit` it is
+    passed to; on a `kgt.GAN` without instance noise it adds the GAN's own
+    at `initial`.
+
     Args:
         initial: float >= 0. The stddev at step 0.
         final: float >= 0. The stddev from `steps` on.
-        steps: int >= 1. Steps over which to decay.
+        steps: int >= 1, or None: the whole of the `fit`. Steps over which
+            to decay.
         kind: str. `"linear"`, `"exponential"` or `"cosine"`.
         schedule: `keras.optimizers.schedules.LearningRateSchedule` or
             callable, or None. Replaces `initial`, `final`, `steps`, `kind`.
@@ -94,10 +99,10 @@ class InstanceNoiseDecay(tricks.TrickCallback):
     Example:
 
     ```python
-    gan = kgt.GAN(generator, discriminator, instance_noise=0.3)
+    gan = kgt.GAN(generator, discriminator)
     gan.compile()
-    gan.fit(images, callbacks=[
-        kgt.callbacks.InstanceNoiseDecay(initial=0.3, final=0.0, steps=5000)])
+    gan.fit(images, epochs=20, callbacks=[
+        kgt.callbacks.InstanceNoiseDecay(initial=0.3, final=0.0)])
     ```
     """
 
@@ -130,18 +135,31 @@ class InstanceNoiseDecay(tricks.TrickCallback):
 
     def set_model(self, model):
         super().set_model(model)
-        if not self._bound:
-            self.trick.use_layers(find_instance_noise(model))
-
-    def on_train_batch_begin(self, batch, logs=None):
         if self._bound:
             return
+        if isinstance(model, GAN):
+            self.trick.setup(model)  # (a Python callable schedule)
+        else:
+            self.trick.use_layers(find_instance_noise(model))
+
+    def _step(self):
         step = (
             self.model.g_optimizer.iterations
             if isinstance(self.model, GAN)
             else _training_step(self.model)
         )
-        value = self.trick.apply(int(ops.convert_to_numpy(step)))
+        return int(ops.convert_to_numpy(step))
+
+    def on_train_begin(self, logs=None):
+        if not self._bound:
+            epochs, per_epoch = self.params.get("epochs"), self.params.get("steps")
+            steps = None if None in (epochs, per_epoch) else epochs * per_epoch
+            self.trick.begin_range(self._step(), steps)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._bound:
+            return
+        value = self.trick.apply(self._step())
         self._current = float(ops.convert_to_numpy(value))
 
     def on_train_batch_end(self, batch, logs=None):

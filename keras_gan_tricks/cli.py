@@ -180,7 +180,6 @@ def _mlp_networks(latent_dim, spectral_norm, minibatch_stddev):
 
 def _train(args):
     import keras
-    import numpy as np
 
     import keras_gan_tricks as kgt
 
@@ -225,14 +224,13 @@ def _train(args):
         penalty=penalty(args.penalty_weight) if penalty else None,
         d_steps=args.d_steps,
     )
-    steps = args.epochs * int(np.ceil(len(data) / args.batch_size))
     callbacks = []
     if args.instance_noise:
         callbacks.append(
             kgt.callbacks.InstanceNoiseDecay(
                 initial=args.instance_noise,
                 final=0.0,
-                steps=args.noise_decay_steps or steps,
+                steps=args.noise_decay_steps,  # None: over the whole fit
             )
         )
     if args.balancer:

@@ -10,6 +10,7 @@ from keras_gan_tricks import labels as labels_module
 from keras_gan_tricks import losses as losses_module
 from keras_gan_tricks import penalties as penalties_module
 from keras_gan_tricks._support import (
+    BeginFitTricks,
     ConfigMixin,
     GANOptimizers,
     SamplingMixin,
@@ -22,7 +23,7 @@ from keras_gan_tricks._utils import (
     register,
 )
 from keras_gan_tricks.architectures import joint_batch
-from keras_gan_tricks.layers import instance_noise_in
+from keras_gan_tricks.layers import AdaptiveInstanceNoise, instance_noise_in
 from keras_gan_tricks.tricks import (
     DiscriminatorContext,
     NonFiniteGuard,
@@ -63,8 +64,8 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     """A generative adversarial network trained with `fit`.
 
     Wraps any generator (latent vector to sample) and any discriminator
-    (sample to one logit per sample, no sigmoid): Sequential, functional or
-    subclassed. Each `fit` step updates the discriminator `d_steps` times on
+    (sample to one logit per sample, no sigmoid, or to a map of logits as
+    PatchGAN's): Sequential, functional or subclassed. Each `fit` step updates the discriminator `d_steps` times on
     the batch's real samples and fresh generated ones, then the generator
     once, each network with its own optimizer. The step is written once in
     `keras.ops`; only taking and applying gradients is per backend. Tricks
@@ -82,7 +83,9 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         generator: `keras.Model`. Maps `(batch, latent_dim)` latent vectors
             (and labels, if conditional) to samples.
         discriminator: `keras.Model`. Maps samples (and labels) to logits of
-            shape `(batch,)` or `(batch, 1)`.
+            shape `(batch,)` or `(batch, 1)`, or to a map of logits with
+            one channel, `(batch, ..., 1)` (PatchGAN, Isola et al. 2017):
+            the losses, penalties and metrics average each sample's map.
         latent_dim: int >= 1, or None to read it from the generator's input.
         latent_distribution: `"normal"` (standard normal, the default) or
             `"uniform"` (uniform in [-1, 1]).
@@ -348,6 +351,21 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         tricks = self._active_tricks()
         return [t for t in tricks if "discriminator_input" in t.hooks()] + [
             self.discriminator
+        ]
+
+    def add_instance_noise(self, stddev):
+        """Gives the GAN its own instance noise (the `instance_noise`
+        option) at `stddev` if it has none, saved with it; returns it."""
+        if self.instance_noise is None:
+            self.instance_noise = self._resolve_instance_noise(stddev, self.seed)
+            self._use_tricks(self._fit.tricks)
+        return self.instance_noise
+
+    def adaptive_instance_noise(self):
+        """The `kgt.layers.AdaptiveInstanceNoise` tricks applied to D's
+        inputs (they set their own stddev)."""
+        return [
+            t for t in self._active_tricks() if isinstance(t, AdaptiveInstanceNoise)
         ]
 
     def instance_noise_layers(self):
@@ -631,6 +649,8 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             kwargs["callbacks"] = callbacks
         # Callback faces of tricks hand theirs to the step now, before Keras
         # reads their `async_safe`.
+        initial_epoch = kwargs.get("initial_epoch", args[9] if len(args) > 9 else 0)
+        callbacks.insert(-1, BeginFitTricks(initial_epoch))
         faces = [cb for cb in callbacks if isinstance(cb, TrickCallback)]
         fit_tricks = [cb.bind(self) for cb in faces]
         fit_tricks = [t for t in fit_tricks if t is not None]

@@ -1,7 +1,11 @@
 """Adversarial losses: each a discriminator loss and a generator loss.
 
-Every loss takes the discriminator's raw outputs ("logits": one number per
-sample, no sigmoid) and returns a scalar averaged over the batch. The
+Every loss takes the discriminator's raw outputs ("logits", no sigmoid):
+one per sample, `(batch,)` or `(batch, 1)`, or a map of them with one
+channel, `(batch, ..., 1)` (PatchGAN's, Isola et al. 2017, sec. 3.2.2;
+channels first, `(batch, 1, ...)`, too). It returns a scalar: the loss of
+each logit averaged over the sample's map, then over the batch. Targets are
+one per sample (broadcast over its map) or one per logit. The
 discriminator loss also takes the targets for real and fake samples, so that
 a label policy (`kgt.labels`) can smooth or perturb them; the generator loss
 never sees perturbed labels.
@@ -23,23 +27,77 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks._utils import Configurable, register
+from keras_gan_tricks._utils import Configurable, register, static_shape
 
 
-def _flat(logits):
-    """Casts to float32 and flattens to one value per sample."""
+def logits_shape_error(shape, arg="logits"):
+    """Why D's outputs of static `shape` cannot be used, or None.
+
+    Accepted: `(batch,)`, `(batch, 1)`, and maps of rank >= 3 with one
+    channel, last (`(batch, h, w, 1)`) or first (`(batch, 1, h, w)`).
+    Refused: a scalar, `(batch, k)` with `k > 1` (a classifier's head, or
+    several logits per sample), and maps of several channels.
+    """
+    shape = tuple(shape)
+    rank = len(shape)
+    if rank == 1 or (rank == 2 and shape[1] in (1, None)):
+        return None
+    if rank >= 3 and (shape[-1] == 1 or shape[1] == 1):
+        return None
+    return (
+        f"`{arg}` must hold one logit per sample, of shape (batch,) or "
+        "(batch, 1), or a map of logits with one channel, (batch, ..., 1) "
+        f"(PatchGAN). Received: {arg} of shape {shape}"
+    )
+
+
+def _patches(logits, arg="logits"):
+    """float32 `(batch, patches)`: the logits of each sample, flattened.
+
+    Raises `ValueError` naming the shape where it is not one logit per
+    sample or a one-channel map of them (`logits_shape_error`).
+    """
     logits = ops.cast(logits, "float32")
-    return ops.reshape(logits, (ops.shape(logits)[0],))
+    error = logits_shape_error(static_shape(logits), arg)
+    if error:
+        raise ValueError(error)
+    return ops.reshape(logits, (ops.shape(logits)[0], -1))
 
 
-def _targets(labels, logits, default):
-    """Labels as float32 of the logits' (flat) shape; `default` if None."""
+def per_sample(logits):
+    """float32 `(batch,)`: each sample's logit, averaged over its map (a
+    PatchGAN map counts once per sample; one logit per sample is itself)."""
+    logits = ops.cast(logits, "float32")
+    if len(logits.shape) == 1:
+        return logits
+    return ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)
+
+
+def _targets(labels, logits, default, arg):
+    """Targets for `(batch, patches)` logits: `default` where None; one per
+    sample (broadcast over its map), one per logit, or a scalar."""
     if labels is None:
         return ops.full(ops.shape(logits), default, dtype="float32")
     labels = ops.cast(labels, "float32")
-    if len(labels.shape) > 1:
-        labels = ops.reshape(labels, (ops.shape(labels)[0],))
-    return ops.broadcast_to(labels, ops.shape(logits))
+    shape = static_shape(labels)
+    size = 1
+    for d in shape[1:]:
+        size = None if d is None or size is None else size * d
+    batch, patches = static_shape(logits)
+    if len(shape) == 0:
+        return ops.broadcast_to(labels, ops.shape(logits))
+    if None not in (batch, shape[0]) and shape[0] not in (1, batch):
+        raise ValueError(
+            f"`{arg}` must hold the targets of the logits' {batch} samples. "
+            f"Received: {arg} of shape {shape}"
+        )
+    if size in (1, patches) or size is None or patches is None:
+        labels = ops.reshape(labels, (ops.shape(labels)[0], -1))
+        return ops.broadcast_to(labels, ops.shape(logits))
+    raise ValueError(
+        f"`{arg}` must hold one target per sample or one per logit. "
+        f"Received: {arg} of shape {shape} for logits of {patches} per sample"
+    )
 
 
 def sigmoid_cross_entropy(labels, logits):
@@ -71,14 +129,18 @@ class GANLoss(Configurable):
         """The discriminator's loss, a scalar.
 
         Args:
-            real_logits: Tensor `(batch,)` or `(batch, 1)`. D's outputs on
-                real samples.
-            fake_logits: Tensor `(batch,)` or `(batch, 1)`. D's outputs on
-                generated samples.
-            real_labels: Optional tensor broadcastable to `real_logits`.
-                Targets for real samples; 1 when `None`.
-            fake_labels: Optional tensor broadcastable to `fake_logits`.
-                Targets for generated samples; 0 when `None`.
+            real_logits: Tensor `(batch,)`, `(batch, 1)` or a one-channel
+                map `(batch, ..., 1)`. D's outputs on real samples.
+            fake_logits: Tensor, the same kinds. D's outputs on generated
+                samples.
+            real_labels: Optional tensor: one target per sample (`(batch,)`
+                or `(batch, 1)`, broadcast over a map), one per logit, or a
+                scalar. Targets for real samples; 1 when `None`.
+            fake_labels: Optional tensor, the same kinds. Targets for
+                generated samples; 0 when `None`.
+
+        Raises:
+            ValueError: for logits or targets of any other shape, naming it.
         """
         raise NotImplementedError
 
@@ -97,13 +159,13 @@ class GANLoss(Configurable):
         return None
 
     def score(self, logits):
-        """D's output in the loss's own units, for metrics.
+        """D's output in the loss's own units, for metrics: `(batch,)`.
 
-        A probability of "real" for the cross-entropy losses; the raw output
+        Averaged over each sample's map of logits. A probability of "real" for the cross-entropy losses; the raw output
         for the others. `kgt.GAN` reports its batch means as `d_real` and
         `d_fake`.
         """
-        return _flat(logits)
+        return per_sample(_patches(logits))
 
 
 @register
@@ -134,15 +196,16 @@ class NonSaturating(GANLoss):
     def discriminator_loss(
         self, real_logits, fake_logits, real_labels=None, fake_labels=None
     ):
-        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
-        real_labels = _targets(real_labels, real_logits, 1.0)
-        fake_labels = _targets(fake_labels, fake_logits, 0.0)
+        real_logits = _patches(real_logits, "real_logits")
+        fake_logits = _patches(fake_logits, "fake_logits")
+        real_labels = _targets(real_labels, real_logits, 1.0, "real_labels")
+        fake_labels = _targets(fake_labels, fake_logits, 0.0, "fake_labels")
         return ops.mean(sigmoid_cross_entropy(real_labels, real_logits)) + ops.mean(
             sigmoid_cross_entropy(fake_labels, fake_logits)
         )
 
     def generator_loss(self, fake_logits):
-        return ops.mean(ops.softplus(-_flat(fake_logits)))
+        return ops.mean(ops.softplus(-_patches(fake_logits, "fake_logits")))
 
     def discriminator_floor(self, real_labels, fake_labels):
         # Cross-entropy is linear in the target, so the expected loss is the
@@ -157,7 +220,7 @@ class NonSaturating(GANLoss):
         return floor
 
     def score(self, logits):
-        return ops.sigmoid(_flat(logits))
+        return ops.mean(ops.sigmoid(_patches(logits)), axis=1)
 
 
 @register
@@ -175,7 +238,7 @@ class Minimax(NonSaturating):
     """
 
     def generator_loss(self, fake_logits):
-        return -ops.mean(ops.softplus(_flat(fake_logits)))
+        return -ops.mean(ops.softplus(_patches(fake_logits, "fake_logits")))
 
 
 @register
@@ -193,15 +256,16 @@ class LeastSquares(GANLoss):
     def discriminator_loss(
         self, real_logits, fake_logits, real_labels=None, fake_labels=None
     ):
-        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
-        real_labels = _targets(real_labels, real_logits, 1.0)
-        fake_labels = _targets(fake_labels, fake_logits, 0.0)
+        real_logits = _patches(real_logits, "real_logits")
+        fake_logits = _patches(fake_logits, "fake_logits")
+        real_labels = _targets(real_labels, real_logits, 1.0, "real_labels")
+        fake_labels = _targets(fake_labels, fake_logits, 0.0, "fake_labels")
         return 0.5 * ops.mean(ops.square(real_logits - real_labels)) + 0.5 * ops.mean(
             ops.square(fake_logits - fake_labels)
         )
 
     def generator_loss(self, fake_logits):
-        return 0.5 * ops.mean(ops.square(_flat(fake_logits) - 1.0))
+        return 0.5 * ops.mean(ops.square(_patches(fake_logits, "fake_logits") - 1.0))
 
     def discriminator_floor(self, real_labels, fake_labels):
         # The best constant output is the mean target; what is left is the
@@ -228,13 +292,14 @@ class Hinge(GANLoss):
     def discriminator_loss(
         self, real_logits, fake_logits, real_labels=None, fake_labels=None
     ):
-        real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+        real_logits = _patches(real_logits, "real_logits")
+        fake_logits = _patches(fake_logits, "fake_logits")
         return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(
             ops.relu(1.0 + fake_logits)
         )
 
     def generator_loss(self, fake_logits):
-        return -ops.mean(_flat(fake_logits))
+        return -ops.mean(_patches(fake_logits, "fake_logits"))
 
     def discriminator_floor(self, real_labels, fake_labels):
         return 0.0
@@ -260,10 +325,12 @@ class Wasserstein(GANLoss):
     def discriminator_loss(
         self, real_logits, fake_logits, real_labels=None, fake_labels=None
     ):
-        return ops.mean(_flat(fake_logits)) - ops.mean(_flat(real_logits))
+        return ops.mean(_patches(fake_logits, "fake_logits")) - ops.mean(
+            _patches(real_logits, "real_logits")
+        )
 
     def generator_loss(self, fake_logits):
-        return -ops.mean(_flat(fake_logits))
+        return -ops.mean(_patches(fake_logits, "fake_logits"))
 
 
 _ALIASES = {

@@ -2,7 +2,8 @@
 
 A penalty is called `penalty(critic, real, fake, seed=..., input_gradient=...)`,
 where `critic` maps a batch of samples to D's logits (conditioning inputs
-already bound), and returns a scalar that `kgt.GAN` adds to the
+already bound; a PatchGAN map of logits counts by its mean per sample, so
+`D(x)` below is the map's mean), and returns a scalar that `kgt.GAN` adds to the
 discriminator's loss (and reports as the `penalty` metric). `kgt.GAN`'s step
 passes its backend's `input_gradient`; called on its own (in a `train_step`
 of your own) a penalty takes the active backend's, so every penalty works
@@ -29,6 +30,7 @@ from keras_gan_tricks._utils import (
     get_optional,
     register,
 )
+from keras_gan_tricks.losses import per_sample
 
 
 def _squared_norms(gradients):
@@ -64,6 +66,11 @@ class Penalty(Configurable):
         """
         if input_gradient is None:
             input_gradient = _backend.input_gradient
+        discriminate = critic
+
+        def critic(x):  # a map of logits counts by its mean per sample
+            return per_sample(discriminate(x))
+
         if "input_gradient" in inspect.signature(self.call).parameters:
             return self.call(critic, real, fake, seed, input_gradient=input_gradient)
         return self.call(critic, real, fake, seed)  # a subclass from 0.1.0

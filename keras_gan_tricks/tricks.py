@@ -15,6 +15,7 @@ unchanged on TensorFlow, JAX and PyTorch, inside the compiled step:
 | `end_step(outcome)` | after the step, finite or not | EMA, controllers |
 | `logs()` | after `end_step` | values for the progress bar |
 | `setup(gan)` | when the GAN takes the trick (host side) | state that needs the GAN |
+| `fit_begin(gan, steps)` | when `fit` starts, after the callbacks' `on_train_begin` (host side) | plans over the fit's length |
 | `fit_end(gan)` | when `fit` ends (host side) | work on the trained model |
 
 A trick owns its variables (`add_weight`): they are saved in `.keras` files
@@ -42,6 +43,7 @@ import numpy as np
 from keras import ops
 
 from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks.losses import per_sample
 
 DECAY_KINDS = ("linear", "exponential", "cosine")
 EMA_GENERATOR = "ema_generator"
@@ -137,6 +139,14 @@ class Trick(keras.layers.Layer):
         """Values to show in the progress bar and history, `{name: tensor}`."""
         return {}
 
+    def fit_begin(self, gan, steps):
+        """Called (host side) when a `fit` with this trick starts, after the
+        callbacks' `on_train_begin` (so after `BackupAndRestore` restored
+        the GAN). `steps`: the steps the fit plans (its epochs from
+        `initial_epoch` times its batches per epoch), or None when Keras
+        does not know them."""
+        del gan, steps
+
     def fit_end(self, gan):
         """Called (host side) when a `fit` with this trick ends."""
         del gan
@@ -215,15 +225,6 @@ class StepOutcome:
 
 
 SIGNALS = ("ranking", "sign")
-
-
-def per_sample(logits):
-    """`(batch,)` float32: each sample's logit, averaged over the other axes
-    (a map of logits, as PatchGAN's, counts once per sample)."""
-    logits = ops.cast(logits, "float32")
-    if len(logits.shape) == 1:
-        return logits
-    return ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)
 
 
 def ranking_accuracy(real_logits, fake_logits):
@@ -376,15 +377,30 @@ class InstanceNoiseDecay(Trick):
     `PolynomialDecay`, `ExponentialDecay` and `CosineDecay`; `schedule=`
     takes any `keras.optimizers.schedules` schedule instead.
 
+    With `steps=None` it decays over the whole of each `fit` (its epochs
+    times its batches per epoch, `t` counted from the fit's first step):
+    no arithmetic by hand. The fit's range is saved with the GAN, so a fit
+    resumed by `BackupAndRestore` (the same `fit` call, rerun) goes on
+    where it was; a later `fit` decays afresh.
+
+    On a `kgt.GAN` without fixed instance noise it gives the GAN its own,
+    the `instance_noise` option at `initial` (saved with the GAN), so
+    `kgt.GAN(..., instance_noise=0.3)` need not repeat the value.
+
     Args:
         initial: float >= 0. The stddev at step 0.
         final: float >= 0. The stddev from `steps` on.
-        steps: int >= 1. Steps over which to decay.
+        steps: int >= 1, or None for the whole of each `fit` (whose length
+            Keras must know: arrays, or a dataset of known size or with
+            `steps_per_epoch`). Steps over which to decay.
         kind: str. `"linear"`, `"exponential"` or `"cosine"`.
         schedule: `keras.optimizers.schedules.LearningRateSchedule`, a
             callable of the step written in `keras.ops`, or None. Replaces
             `initial`, `final`, `steps`, `kind`.
     """
+
+    #: The schedule's own step count for a decay over a fraction of a fit.
+    FIT_STEPS = 1_000_000
 
     def __init__(
         self,
@@ -410,25 +426,37 @@ class InstanceNoiseDecay(Trick):
             self.initial = self.final = self.steps = self.kind = None
             self.schedule = schedule
         else:
-            if initial is None or steps is None:
+            if initial is None:
                 raise ValueError(
-                    "InstanceNoiseDecay needs `initial` and `steps` (or a `schedule`). "
-                    f"Received: initial={initial!r}, steps={steps!r}"
+                    "InstanceNoiseDecay needs `initial` (or a `schedule`). "
+                    f"Received: initial={initial!r}"
                 )
             self.initial = check_number("initial", initial, low=0.0)
             self.final = check_number("final", final, low=0.0)
-            self.steps = check_int("steps", steps, low=1)
+            self.steps = None if steps is None else check_int("steps", steps, low=1)
             if kind not in DECAY_KINDS:
                 raise ValueError(
                     f"`kind` must be one of {DECAY_KINDS}. Received: kind={kind!r}"
                 )
             self.kind = kind
-            self.schedule = noise_schedule(self.initial, self.final, self.steps, kind)
-        self.refs = Refs(targets=())
+            self.schedule = noise_schedule(
+                self.initial, self.final, self.steps or self.FIT_STEPS, kind
+            )
+        self.refs = Refs(targets=(), fit_range=None)
         self._value = None
 
+    @property
+    def over_fit(self):
+        """Whether it decays over the whole of each `fit` (`steps=None`)."""
+        return self.kind is not None and self.steps is None
+
     def value_tensor(self, step):
-        """The stddev at step `step` (an int or an integer tensor), float32."""
+        """The stddev at step `step` (an int or an integer tensor), float32.
+        With `steps=None`: at that step of the current fit's range."""
+        if self.over_fit:
+            start, total = ops.unstack(self._fit_range().values.value)
+            done = (ops.cast(step, "float32") - start) / ops.maximum(total, 1.0)
+            step = ops.clip(done, 0.0, 1.0) * self.FIT_STEPS
         value = ops.cast(self.schedule(step), "float32")
         # Within [final, initial] (rounding can take a float32 schedule a
         # hair past `final`, below 0 when decaying to 0); a stddev is >= 0.
@@ -442,7 +470,53 @@ class InstanceNoiseDecay(Trick):
         return float(ops.convert_to_numpy(self.value_tensor(step)))
 
     def setup(self, gan):
-        self.use_layers(gan.instance_noise_layers())
+        layers = gan.instance_noise_layers()
+        adaptive = gan.adaptive_instance_noise()
+        if not layers and adaptive:
+            raise ValueError(
+                "InstanceNoiseDecay has no noise to decay: the GAN's instance "
+                "noise is adaptive (it sets its own stddev). Use one or the "
+                f"other. Received: {adaptive[0]!r}"
+            )
+        if not layers:
+            gan.add_instance_noise(self.value(0) if self.kind is None else self.initial)
+            layers = gan.instance_noise_layers()
+        self.use_layers(layers)
+        if self.over_fit:
+            self.refs.fit_range = gan.attach_trick_state(
+                "noise_decay_range",
+                _ScalarState(["start", "total"], name="noise_decay_range"),
+            )
+
+    def _fit_range(self):
+        if self.refs.fit_range is None:  # a model that is not a kgt.GAN
+            self.refs.fit_range = _ScalarState(
+                ["start", "total"], name="noise_decay_range"
+            )
+        return self.refs.fit_range
+
+    def fit_begin(self, gan, steps):
+        step = int(ops.convert_to_numpy(gan.g_optimizer.iterations))
+        self.begin_range(step, steps)
+
+    def begin_range(self, step, steps):
+        """With `steps=None`: the fit's range to decay over, from `step` (the
+        step count now) for `steps` (the fit's planned steps; None when
+        unknown), unless a resumed run of the same fit is under way."""
+        if not self.over_fit:
+            return
+        if steps is None:
+            raise ValueError(
+                "InstanceNoiseDecay(steps=None) decays over the whole fit, but "
+                "this fit's length is unknown (a dataset of unknown size): pass "
+                "`steps_per_epoch` to fit, or `steps` to InstanceNoiseDecay. "
+                "Received: steps=None"
+            )
+        state = self._fit_range()
+        saved = state.read()
+        start, total = saved["start"], saved["total"]
+        if not (total == steps and start <= step < start + total):
+            state.values.assign(np.array([step, steps], "float32"))
 
     def use_layers(self, layers):
         """The `InstanceNoise` layers to set (found in the GAN by `setup`)."""
@@ -477,7 +551,8 @@ class InstanceNoiseDecay(Trick):
             schedule = ("schedule", id(self.schedule))
         else:
             schedule = (self.initial, self.final, self.steps, self.kind)
-        return (type(self), schedule, tuple(id(layer) for layer in self.targets))
+        layers = (*self.targets, self.refs.fit_range)
+        return (type(self), schedule, tuple(id(layer) for layer in layers))
 
     def get_config(self):
         config = super().get_config()

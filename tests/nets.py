@@ -60,3 +60,15 @@ def conv_discriminator():
     x = keras.layers.Dropout(0.2)(x)
     x = keras.layers.Dense(1)(x)
     return keras.Model(x_in, x, name="conv_discriminator")
+
+
+def patch_discriminator(channels_first=False):
+    """A PatchGAN-style discriminator for 8x8x1 images: a 2x2 map of logits,
+    one per patch (Isola et al. 2017), `(batch, 2, 2, 1)`."""
+    x_in = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 4, strides=2, padding="same")(x_in)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Conv2D(1, 3, strides=2, padding="same")(x)
+    if channels_first:
+        x = keras.layers.Permute((3, 1, 2))(x)
+    return keras.Model(x_in, x, name="patch_discriminator")

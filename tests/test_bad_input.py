@@ -51,12 +51,18 @@ def conditional_gan():
 
 
 POINTS = np.zeros((64, 2), "float32")
+FEATURES = np.random.default_rng(0).normal(size=(50, 4)).astype("float32")
 
 
 def with_nan():
     x = POINTS.copy()
     x[17, 1] = np.nan
     return x
+
+
+def endless_batches():
+    while True:
+        yield (POINTS[:16],)
 
 
 def tf_dataset_of_wrong_shape():
@@ -119,7 +125,7 @@ ROWS = [
     ),
     (
         "gan-logits",
-        "discriminator that does not emit one logit per sample",
+        "discriminator that emits neither one logit per sample nor a one-channel map",
         lambda: kgt.GAN(mlp_generator(), mlp_discriminator(out_units=2)),
         ValueError,
         r"one logit per sample",
@@ -201,6 +207,13 @@ ROWS = [
         r"dtype <U1",
     ),
     (
+        "fit-empty",
+        "an array of zero samples",
+        lambda: compiled().fit(POINTS[:0], verbose=0),
+        ValueError,
+        r"`x` holds no samples.*shape \(0, 2\)",
+    ),
+    (
         "fit-conditional-labels",
         "a conditional GAN fitted without labels",
         lambda: conditional_gan().fit(POINTS, epochs=1, verbose=0),
@@ -279,6 +292,24 @@ ROWS = [
         r"weight=-10.0",
     ),
     (
+        "loss-logits-shape",
+        "a standalone loss given two logits per sample",
+        lambda: kgt.losses.NonSaturating().generator_loss(np.zeros((4, 2), "float32")),
+        ValueError,
+        r"fake_logits of shape \(4, 2\)",
+    ),
+    (
+        "loss-labels-shape",
+        "targets neither per sample nor per logit of a map",
+        lambda: kgt.losses.NonSaturating().discriminator_loss(
+            np.zeros((4, 3, 3, 1), "float32"),
+            np.zeros(4, "float32"),
+            np.zeros((4, 2), "float32"),
+        ),
+        ValueError,
+        r"real_labels of shape \(4, 2\)",
+    ),
+    (
         "layer-instance-noise",
         "negative `InstanceNoise` stddev",
         lambda: kgt.layers.InstanceNoise(-0.2),
@@ -294,11 +325,29 @@ ROWS = [
     ),
     # callbacks
     (
-        "noise-decay-steps",
-        "`InstanceNoiseDecay` without `steps`",
-        lambda: kgt.callbacks.InstanceNoiseDecay(initial=0.3),
+        "noise-decay-initial",
+        "`InstanceNoiseDecay` without `initial`",
+        lambda: kgt.callbacks.InstanceNoiseDecay(steps=100),
         ValueError,
-        r"steps=None",
+        r"initial=None",
+    ),
+    (
+        "noise-decay-steps",
+        "`InstanceNoiseDecay(steps=0)`",
+        lambda: kgt.callbacks.InstanceNoiseDecay(0.3, steps=0),
+        ValueError,
+        r"steps=0",
+    ),
+    (
+        "noise-decay-fit-length",
+        "`InstanceNoiseDecay()` over a fit of unknown length",
+        lambda: compiled().fit(
+            endless_batches(),
+            verbose=0,
+            callbacks=[kgt.callbacks.InstanceNoiseDecay(0.3)],
+        ),
+        ValueError,
+        r"steps_per_epoch.*Received: steps=None",
     ),
     (
         "noise-decay-kind",
@@ -372,6 +421,78 @@ ROWS = [
         lambda: kgt.datasets.gaussian_grid(n=0),
         ValueError,
         r"n=0",
+    ),
+    (
+        "dataset-path",
+        "`mnist(path=...)` of a file that does not exist",
+        lambda: kgt.datasets.mnist(path="/nonexistent/mnist.npz"),
+        ValueError,
+        r"path='/nonexistent/mnist.npz'",
+    ),
+    (
+        "evaluation-extractor",
+        "a feature extractor that is not one",
+        lambda: kgt.evaluation.features(FEATURES, extractor=3),
+        TypeError,
+        r"extractor=3",
+    ),
+    (
+        "evaluation-kid-subsets",
+        "`kernel_distance(subsets=0)`",
+        lambda: kgt.evaluation.kernel_distance(FEATURES, FEATURES, subsets=0),
+        ValueError,
+        r"subsets=0",
+    ),
+    (
+        "evaluation-kid-subset-size",
+        "`kernel_distance(subset_size=1)`",
+        lambda: kgt.evaluation.kernel_distance(FEATURES, FEATURES, subset_size=1),
+        ValueError,
+        r"subset_size=1",
+    ),
+    (
+        "evaluation-k",
+        "`precision_recall(k=0)`",
+        lambda: kgt.evaluation.precision_recall(FEATURES, FEATURES, k=0),
+        ValueError,
+        r"k=0",
+    ),
+    (
+        "evaluation-tiny",
+        "fewer real samples than k + 1",
+        lambda: kgt.evaluation.density_coverage(FEATURES[:3], FEATURES, k=5),
+        ValueError,
+        r"shape \(3, 4\)",
+    ),
+    (
+        "evaluation-features-mismatch",
+        "real and fake features of different widths",
+        lambda: kgt.evaluation.kernel_distance(FEATURES, FEATURES[:, :3]),
+        ValueError,
+        r"\(50, 4\) and \(50, 3\)",
+    ),
+    (
+        "evaluation-test-fraction",
+        "`classifier_two_sample_test(test_fraction=1.5)`",
+        lambda: kgt.evaluation.classifier_two_sample_test(
+            FEATURES, FEATURES, test_fraction=1.5
+        ),
+        ValueError,
+        r"test_fraction=1.5",
+    ),
+    (
+        "quality-every",
+        "`QualityMonitor(every=0)`",
+        lambda: kgt.callbacks.QualityMonitor(FEATURES, lambda x: x, every=0),
+        ValueError,
+        r"every=0",
+    ),
+    (
+        "quality-alarm-drop",
+        "`QualityMonitor(alarm_drop=1.5)`",
+        lambda: kgt.callbacks.QualityMonitor(FEATURES, lambda x: x, alarm_drop=1.5),
+        ValueError,
+        r"alarm_drop=1.5",
     ),
     (
         "evaluation-nan",

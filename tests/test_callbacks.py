@@ -84,7 +84,7 @@ def test_decay_to_zero_and_with_a_keras_schedule():
         ({"initial": 0.1, "steps": 0}, ValueError, "steps=0"),
         ({"initial": 0.1, "steps": 10, "kind": "step"}, ValueError, "kind='step'"),
         ({"initial": 0.1, "steps": 10, "kind": "exponential"}, ValueError, "final=0.0"),
-        ({"initial": 0.1}, ValueError, "steps=None"),
+        ({"steps": 10}, ValueError, "initial=None"),
         ({"schedule": 0.3}, TypeError, "schedule=0.3"),
         ({"schedule": lambda s: 0.1, "initial": 0.3}, ValueError, "initial=0.3"),
     ],
@@ -135,13 +135,116 @@ def test_decay_continues_after_save_and_load(tmp_path):
     assert float(loaded.instance_noise.stddev) == pytest.approx(0.75)  # step 5, not 0
 
 
-def test_decay_without_noise_layers_is_an_error():
-    gan = kgt.GAN(mlp_generator(), mlp_discriminator())
+def test_decay_on_a_gan_without_noise_adds_the_gans_own_and_saves_it(tmp_path):
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
     gan.compile()
+    gan.fit(
+        two_clusters(128),
+        batch_size=32,
+        verbose=0,
+        callbacks=[InstanceNoiseDecay(0.4, 0.0, 8)],
+    )
+    assert isinstance(gan.instance_noise, kgt.layers.InstanceNoise)
+    assert float(gan.instance_noise.stddev) == pytest.approx(0.25)  # step 3 of 8
+    path = os.fspath(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert float(loaded.instance_noise.stddev) == pytest.approx(0.25)
+    # A model that is not a kgt.GAN has no noise of its own to add.
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    plain.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="found no kgt.layers.InstanceNoise"):
-        gan.fit(
-            two_clusters(64), verbose=0, callbacks=[InstanceNoiseDecay(0.1, 0.0, 10)]
+        plain.fit(
+            np.zeros((8, 2)),
+            np.zeros((8, 1)),
+            verbose=0,
+            callbacks=[InstanceNoiseDecay(0.1, 0.0, 10)],
         )
+
+
+def test_decay_without_steps_spans_each_whole_fit():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile()
+    per_batch = []
+    record = EachBatch(lambda b, logs: per_batch.append(logs["noise_stddev"]))
+    data = two_clusters(128)  # 4 batches of 32
+    decay = InstanceNoiseDecay(initial=0.4, final=0.0)
+    gan.fit(data, batch_size=32, epochs=3, verbose=0, callbacks=[decay, record])
+    # 12 steps: 0.4 at the first, linearly to 0 at the (unrun) 13th.
+    assert per_batch == pytest.approx([0.4 * (1 - t / 12) for t in range(12)])
+    # A later fit decays afresh over its own length, from its first step.
+    per_batch.clear()
+    gan.fit(data, batch_size=32, epochs=2, verbose=0, callbacks=[decay, record])
+    assert per_batch == pytest.approx([0.4 * (1 - t / 8) for t in range(8)])
+    # initial_epoch counts: epochs 2 and 3 of 3 are the fit's 8 steps.
+    per_batch.clear()
+    gan.fit(
+        data,
+        batch_size=32,
+        epochs=3,
+        initial_epoch=1,
+        verbose=0,
+        callbacks=[InstanceNoiseDecay(0.2, 0.0, kind="cosine"), record],
+    )
+    expected = [0.1 * (1 + math.cos(math.pi * t / 8)) for t in range(8)]
+    assert per_batch == pytest.approx(expected, abs=1e-6)
+
+
+def test_decay_without_steps_as_a_compiled_trick():
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile(tricks=[kgt.tricks.InstanceNoiseDecay(0.3, 0.1)])
+    assert gan.instance_noise is not None  # the GAN's own, added at compile
+    per_batch = []
+    record = EachBatch(lambda b, logs: per_batch.append(logs["noise_stddev"]))
+    gan.fit(two_clusters(64), batch_size=32, epochs=2, verbose=0, callbacks=[record])
+    assert per_batch == pytest.approx([0.3, 0.25, 0.2, 0.15])
+
+
+def test_decay_without_steps_needs_a_fit_of_known_length():
+    def batches():
+        while True:
+            yield (two_clusters(32),)
+
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    gan.compile()
+    with pytest.raises(ValueError, match=r"steps_per_epoch.*Received: steps=None"):
+        gan.fit(batches(), epochs=1, verbose=0, callbacks=[InstanceNoiseDecay(0.2)])
+    history = gan.fit(
+        batches(),
+        epochs=2,
+        steps_per_epoch=2,
+        verbose=0,
+        callbacks=[InstanceNoiseDecay(0.2)],
+    )
+    assert history.history["noise_stddev"] == pytest.approx([0.15, 0.05])
+
+
+def test_decay_without_steps_resumes_its_fit_after_a_crash(tmp_path):
+    backup = os.fspath(tmp_path / "backup")
+    data = two_clusters(128)
+
+    def run(callbacks):
+        keras.backend.clear_session()
+        gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+        gan.compile()
+        per_batch = []
+        record = EachBatch(lambda b, logs: per_batch.append(logs["noise_stddev"]))
+        gan.fit(
+            data,
+            batch_size=32,
+            epochs=4,
+            verbose=0,
+            callbacks=[InstanceNoiseDecay(0.4), record, *callbacks],
+        )
+        return per_batch
+
+    whole = [0.4 * (1 - t / 16) for t in range(16)]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run([keras.callbacks.BackupAndRestore(backup), StopAt(2)])
+    # A new process: new objects, the same backup directory. Epochs 3 and 4
+    # take the values of the uninterrupted run, not a new decay.
+    resumed = run([keras.callbacks.BackupAndRestore(backup)])
+    assert resumed == pytest.approx(whole[8:])
 
 
 def test_decay_and_ema_run_inside_a_gan_step_with_no_batch_work(monkeypatch):

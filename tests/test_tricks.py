@@ -219,9 +219,17 @@ def test_compiled_decay_sets_the_noise_of_every_noise_trick():
     history = gan.fit(two_clusters(64), batch_size=16, epochs=2, verbose=0)
     assert history.history["noise_stddev"] == pytest.approx([0.1, 0.0])
     assert float(noise.stddev) == float(gan.instance_noise.stddev) == 0.0
-    with pytest.raises(ValueError, match="found no kgt.layers.InstanceNoise"):
+    # Without noise, the GAN's own is added; beside adaptive noise alone,
+    # there is nothing to decay.
+    plain = kgt.GAN(mlp_generator(), mlp_discriminator())
+    plain.compile(tricks=[kgt.tricks.InstanceNoiseDecay(0.4, 0.0, 4)])
+    assert float(plain.instance_noise.stddev) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="no noise to decay.*AdaptiveInstanceNoise"):
         kgt.GAN(mlp_generator(), mlp_discriminator()).compile(
-            tricks=[kgt.tricks.InstanceNoiseDecay(0.4, 0.0, 4)]
+            tricks=[
+                kgt.layers.AdaptiveInstanceNoise(),
+                kgt.tricks.InstanceNoiseDecay(0.4, 0.0, 4),
+            ]
         )
 
 
