@@ -5,13 +5,18 @@
     keras-gan-tricks sample MODEL.keras [-n 64] [--out grid.png] [--seed S]
 
 Bad flags and bad paths print one line and exit non-zero (2 for usage, 1 for
-bad values or data; set KGT_DEBUG=1 for the traceback).
+bad values or data). `--help` imports no backend, and a run shows only the
+library's own output; set KGT_DEBUG=1 for the backends' logs and warnings
+and for tracebacks.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
+import threading
 
 DATA = ("digits", "ring", "grid", "stacked-digits", "mnist", "fashion-mnist", "cifar10")
 PENALTIES = ("none", "r1", "r2", "gp")
@@ -253,8 +258,16 @@ def _train(args):
     model_path = os.path.join(args.out, "gan.keras")
     picture = os.path.join(args.out, "samples.png")
     gan.save(model_path)
-    _draw(gan, 64 if images else 2500, args.seed, picture)
     metrics = _quality(gan, args, data)
+    _draw(
+        gan,
+        64 if images else 2500,
+        args.seed,
+        picture,
+        real=None if images else data[:2500],
+        centers=_centers(args),
+        title=None if images else json.dumps(metrics),
+    )
     metrics_path = os.path.join(args.out, "metrics.json")
     with open(metrics_path, "w") as f:
         json.dump(metrics, f, indent=2)
@@ -264,16 +277,24 @@ def _train(args):
     return 0
 
 
+def _centers(args):
+    """The modes of the 2D mixtures, or None."""
+    from keras_gan_tricks import datasets
+
+    if args.data == "ring":
+        return datasets.gaussian_ring(n=1)[1]
+    if args.data == "grid":
+        return datasets.gaussian_grid(n=1)[1]
+    return None
+
+
 def _quality(gan, args, data):
     from keras_gan_tricks import datasets, evaluation
 
     if args.data in ("ring", "grid"):
-        _, centers = (
-            datasets.gaussian_ring if args.data == "ring" else datasets.gaussian_grid
-        )(n=1)
         std = datasets.RING_STD if args.data == "ring" else datasets.GRID_STD
         return evaluation.mode_coverage(
-            gan.generate(2500, seed=args.seed + 1), centers, std
+            gan.generate(2500, seed=args.seed + 1), _centers(args), std
         )
     if args.data == "digits":
         return evaluation.summary(gan.generate(10_000, seed=args.seed + 1), data)
@@ -282,8 +303,9 @@ def _quality(gan, args, data):
     return {}
 
 
-def _draw(gan, n, seed, path):
-    """A grid for images, a scatter plot for 2D points."""
+def _draw(gan, n, seed, path, real=None, centers=None, title=None):
+    """A grid for images; for 2D points a scatter plot of the samples over
+    the real data (grey) and the mixture's modes (red crosses), if given."""
     from keras_gan_tricks import images
 
     samples = gan.generate(n, seed=seed)
@@ -293,8 +315,23 @@ def _draw(gan, n, seed, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axis = plt.subplots(figsize=(5, 5))
-        axis.scatter(samples[:, 0], samples[:, 1], s=2)
+        fig, axis = plt.subplots(figsize=(5.5, 5.5))
+        if real is not None:
+            axis.scatter(real[:, 0], real[:, 1], s=2, c="0.75", label="real")
+        axis.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", label="generated")
+        if centers is not None:
+            axis.scatter(
+                centers[:, 0],
+                centers[:, 1],
+                s=60,
+                c="tab:red",
+                marker="x",
+                label="modes",
+            )
+        if real is not None or centers is not None:
+            axis.legend(loc="upper right", markerscale=3, fontsize=8)
+        if title:
+            axis.set_title(title, fontsize=7)
         axis.set_aspect("equal")
         fig.savefig(path, dpi=100)
         plt.close(fig)
@@ -326,19 +363,63 @@ def _sample(args):
     return 0
 
 
+# The backends' own log lines: absl/glog records (`I0000 00:00:17.53 123
+# port.cc:153] ...`), absl's note that precedes them, and the second line of
+# TensorFlow's CPU-feature message. TensorFlow 2.21 writes them to stderr
+# before its log level (`TF_CPP_MIN_LOG_LEVEL`) takes effect, so they are
+# filtered out of the process's stderr instead.
+_BACKEND_LOG = re.compile(
+    r"^(?:[IWEF]\d{4} \d+:\d+:\d+\.\d+ +\d+ [\w.-]+:\d+\] "
+    r"|WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|To enable the following instructions: )"
+)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Shows only the library's own output unless `KGT_DEBUG` is set: the
+    backends' log lines are dropped from stderr (file descriptor 2, where
+    their C++ code writes; everything else passes through), and the Python
+    warnings and logs of Keras and the backends are silenced."""
+    if os.environ.get("KGT_DEBUG"):
+        yield
+        return
+    import logging
+    import warnings
+
+    for module in ("keras", "tensorflow", "jax", "torch", "absl"):
+        warnings.filterwarnings("ignore", module=module)
+    for logger in ("absl", "tensorflow", "jax"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    sys.stderr.flush()
+    stderr = os.dup(2)
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+
+    def pump():
+        with os.fdopen(read, "rb") as pipe:
+            for line in pipe:
+                if not _BACKEND_LOG.match(line.decode("utf-8", "replace")):
+                    os.write(stderr, line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(stderr, 2)  # the pipe's last writer closes: the pump ends
+        thread.join(timeout=10)
+        os.close(stderr)
+
+
 def main(argv=None):
     """Entry point of the `keras-gan-tricks` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args = _parser().parse_args(argv)
-        if args.command == "demo":
-            from keras_gan_tricks.demo import describe, run_demo
-
-            print(describe(run_demo(epochs=args.epochs, out=args.out, seed=args.seed)))
-            return 0
-        if args.command == "train":
-            return _train(args)
-        return _sample(args)
+        with _quiet():
+            return _run(args)
     except UsageError as error:
         print(f"keras-gan-tricks: error: {error}", file=sys.stderr)
         return 2
@@ -350,6 +431,20 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("keras-gan-tricks: interrupted", file=sys.stderr)
         return 130
+
+
+def _run(args):
+    import keras_gan_tricks
+
+    keras_gan_tricks._load()  # every class registered before any load_model
+    if args.command == "demo":
+        from keras_gan_tricks.demo import describe, run_demo
+
+        print(describe(run_demo(epochs=args.epochs, out=args.out, seed=args.seed)))
+        return 0
+    if args.command == "train":
+        return _train(args)
+    return _sample(args)
 
 
 if __name__ == "__main__":

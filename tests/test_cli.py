@@ -157,11 +157,102 @@ def test_console_script_bad_flag_exits_non_zero():
         [*command, "demo", "--seed", "x"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 2
-    # TensorFlow may log while it is imported; ours is one line, no traceback.
-    ours = [
-        line
-        for line in result.stderr.splitlines()
-        if line.startswith("keras-gan-tricks")
+    # A bad flag is found before any backend is imported: one line, nothing else.
+    assert result.stderr.splitlines() == [
+        "keras-gan-tricks: error: argument --seed: invalid int value: 'x'"
     ]
-    assert ours == ["keras-gan-tricks: error: argument --seed: invalid int value: 'x'"]
-    assert "Traceback" not in result.stderr
+
+
+def _run_cli(*argv, debug=False, importtime=False):
+    return subprocess.run(
+        [
+            sys.executable,
+            *(["-X", "importtime"] if importtime else []),
+            "-m",
+            "keras_gan_tricks.cli",
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KGT_DEBUG": "1" if debug else ""},
+    )
+
+
+def test_help_imports_no_backend():
+    result = _run_cli("train", "--help", importtime=True)
+    assert result.returncode == 0 and "--instance-noise" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "keras_gan_tricks" in imported  # (the measurement works)
+    for heavy in ("keras", "tensorflow", "jax", "torch", "numpy"):
+        assert heavy not in imported, heavy
+
+
+def test_a_run_shows_only_the_librarys_output(tmp_path):
+    out = tmp_path / "ring"
+    args = ["train", "--data", "ring", "--limit", "64", "--epochs", "1"]
+    result = _run_cli(*args, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "metrics:" in result.stdout
+    # Whatever the backend logs on this machine, none of it reaches stderr.
+    assert not [
+        line for line in result.stderr.splitlines() if cli._BACKEND_LOG.match(line)
+    ]
+    assert "WARNING" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "line, backend",
+    [
+        (
+            "I0000 00:00:1796121855.424027   29061 port.cc:153] oneDNN custom "
+            "operations are on.",
+            True,
+        ),
+        (
+            "E0000 00:00:1796121858.210690   29061 cuda_platform.cc:52] failed "
+            "call to cuInit: INTERNAL",
+            True,
+        ),
+        (
+            "W1201 10:19:37.123456 140234 cpu_feature_guard.cc:227] This "
+            "TensorFlow binary is optimized",
+            True,
+        ),
+        (
+            "WARNING: All log messages before absl::InitializeLog() is called "
+            "are written to STDERR",
+            True,
+        ),
+        ("To enable the following instructions: AVX2 FMA, in other operations", True),
+        ("keras-gan-tricks: error: --epochs: expected a positive integer", False),
+        ("UserWarning: `x` holds values in [0, 255]", False),
+        ("I0000 is not a log line without its source", False),
+    ],
+)
+def test_backend_log_filter(line, backend):
+    assert bool(cli._BACKEND_LOG.match(line)) is backend
+
+
+def test_the_2d_picture_draws_the_real_modes_beside_the_samples(tmp_path):
+    import keras_gan_tricks as kgt
+    from tests.nets import mlp_discriminator, mlp_generator
+
+    gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+    points, centers = kgt.datasets.gaussian_ring(n=500)
+
+    def colours(path):
+        pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+        red = np.abs(pixels - [214, 39, 40]).sum(1) < 60  # tab:red: the modes
+        grey = np.abs(pixels - [191, 191, 191]).sum(1) < 20  # the real data
+        return red.sum(), grey.sum()
+
+    both = cli._draw(gan, 200, 0, tmp_path / "both.png", real=points, centers=centers)
+    alone = cli._draw(gan, 200, 0, tmp_path / "alone.png")
+    red, grey = colours(both)
+    assert red > 50 and grey > 50
+    assert colours(alone)[0] < red / 10
