@@ -4,7 +4,8 @@ A GAN written as the Keras guide does (a `keras.Model` with its own
 `train_step` and TensorFlow's GradientTape, so TensorFlow only), borrowing
 kgt's loss, label policy, penalty and instance-noise layer, and driven by
 kgt's callbacks. Trained on the 8-Gaussian ring; reports PacGAN's mode
-coverage.
+coverage. `custom_train_step_jax.py` and `custom_train_step_torch.py` write
+the same step for JAX and PyTorch.
 
     python examples/custom_train_step.py --epochs 20
     python examples/custom_train_step.py --smoke

@@ -1,0 +1,206 @@
+"""The tricks inside your own `train_step` on JAX, without `kgt.GAN`.
+
+The same GAN as `custom_train_step.py`, written as Keras's guide
+"Customizing what happens in `fit()` with JAX" writes a `train_step`: a pure
+function of the state `fit` hands it (`jax.value_and_grad` over the
+variables' values, `stateless_apply` for each network's optimizer), one
+optimizer per network. kgt supplies the loss, the label policy, the R1
+penalty (its input gradient taken with `jax.grad`, itself differentiated
+for D's update: what `keras.ops` lacks) and the instance noise; kgt's
+callbacks decay the noise and balance D's rate. Trained on the 8-Gaussian
+ring; reports PacGAN's mode coverage.
+
+    KERAS_BACKEND=jax python examples/custom_train_step_jax.py --epochs 20
+    KERAS_BACKEND=jax python examples/custom_train_step_jax.py --smoke
+"""
+
+import argparse
+import os
+
+import keras
+from keras import ops
+
+import keras_gan_tricks as kgt
+
+LATENT_DIM = 2
+
+
+class MyGAN(keras.Model):
+    def __init__(self, generator, discriminator):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        # Noise on every sample D sees, real and fake (decayed by a callback).
+        self.instance_noise = kgt.layers.InstanceNoise(0.1, seed=1)
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.gan_loss = kgt.losses.NonSaturating()
+        self.label_policy = kgt.labels.OneSidedSmoothing(0.1)
+        self.penalty = kgt.penalties.R1(gamma=0.1)
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile(optimizer=g_optimizer)  # `optimizer` counts the steps
+        self.d_optimizer = d_optimizer
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.optimizer.build(self.generator.trainable_variables)
+        # `fit` carries the model's variables and `self.optimizer`'s through
+        # the step; D's optimizer state rides along as the model's own
+        # (non-trainable) variables, and is saved with it.
+        self.d_optimizer_state = list(self.d_optimizer.variables)
+
+    def discriminate(self, x):
+        return self.discriminator(self.instance_noise(x, training=True), training=True)
+
+    def train_step(self, state, real):
+        import jax
+        import jax.numpy as jnp
+
+        trainable, non_trainable, g_slots, metrics = state
+        variables = self.trainable_variables + self.non_trainable_variables
+        values = dict(
+            zip(map(id, variables), [*trainable, *non_trainable], strict=True)
+        )
+
+        def stateless(fn, network, weights):
+            """fn() on the state's values, `network`'s trainable variables set
+            to `weights`; returns fn's result and every variable's new value
+            (the seed generators and noise layers advance)."""
+
+            def run(weights):
+                own = dict(
+                    zip(map(id, network.trainable_variables), weights, strict=True)
+                )
+                mapping = [(v, own.get(id(v), values[id(v)])) for v in variables]
+                with keras.StatelessScope(state_mapping=mapping) as scope:
+                    loss, logs = fn()
+                new = {id(v): scope.get_current_value(v) for v in variables}
+                return loss, (logs, new)
+
+            (_, (logs, new)), grads = jax.value_and_grad(run, has_aux=True)(weights)
+            return logs, new, grads
+
+        def input_gradient(fn, x):  # d sum(fn(x)) / dx, itself differentiable
+            return jax.grad(lambda x: jnp.sum(fn(x)))(x)
+
+        batch = ops.shape(real)[0]
+
+        def d_objective():
+            z = keras.random.normal((batch, LATENT_DIM), seed=self.seed_generator)
+            fake = ops.stop_gradient(self.generator(z, training=True))
+            real_labels, fake_labels = self.label_policy(
+                ops.ones((batch,)), ops.zeros((batch,)), seed=self.seed_generator
+            )
+            d_loss = self.gan_loss.discriminator_loss(
+                self.discriminate(real),
+                self.discriminate(fake),
+                real_labels,
+                fake_labels,
+            )
+            # R1 on the clean real samples (D here updates no state of its own).
+            penalty = self.penalty(
+                lambda x: self.discriminator(x, training=True),
+                real,
+                fake,
+                input_gradient=input_gradient,
+            )
+            return d_loss + penalty, {"d_loss": d_loss, "penalty": penalty}
+
+        d_net, d_opt = self.discriminator, self.d_optimizer
+        d_weights = [values[id(v)] for v in d_net.trainable_variables]
+        logs, values, grads = stateless(d_objective, d_net, d_weights)
+        d_weights, d_slots = d_opt.stateless_apply(
+            [values[id(v)] for v in d_opt.variables], grads, d_weights
+        )
+        values.update(zip(map(id, d_net.trainable_variables), d_weights, strict=True))
+        values.update(zip(map(id, d_opt.variables), d_slots, strict=True))
+
+        def g_objective():
+            z = keras.random.normal((batch, LATENT_DIM), seed=self.seed_generator)
+            g_loss = self.gan_loss.generator_loss(
+                self.discriminate(self.generator(z, training=True))
+            )
+            return g_loss, {"g_loss": g_loss}
+
+        g_net = self.generator
+        g_weights = [values[id(v)] for v in g_net.trainable_variables]
+        g_logs, values, grads = stateless(g_objective, g_net, g_weights)
+        g_weights, g_slots = self.optimizer.stateless_apply(g_slots, grads, g_weights)
+        values.update(zip(map(id, g_net.trainable_variables), g_weights, strict=True))
+        # Each batch's own adversarial losses: what DiscriminatorLRBalancer reads.
+        state = (
+            [values[id(v)] for v in self.trainable_variables],
+            [values[id(v)] for v in self.non_trainable_variables],
+            g_slots,
+            metrics,
+        )
+        return {**logs, **g_logs}, state
+
+
+def build_networks(width):
+    generator = keras.Sequential(
+        [keras.Input((LATENT_DIM,))]
+        + [
+            layer
+            for _ in range(3)
+            for layer in (keras.layers.Dense(width), keras.layers.ReLU())
+        ]
+        + [keras.layers.Dense(2)]
+    )
+    discriminator = keras.Sequential(
+        [keras.Input((2,))]
+        + [
+            layer
+            for _ in range(3)
+            for layer in (keras.layers.Dense(width), keras.layers.LeakyReLU(0.2))
+        ]
+        + [keras.layers.Dense(1)]
+    )
+    return generator, discriminator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--out", default="out/custom_train_step_jax")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
+    args = parser.parse_args(argv)
+    if keras.backend.backend() != "jax":
+        raise SystemExit(
+            "This example's train_step uses jax.value_and_grad: run it with "
+            "KERAS_BACKEND=jax (kgt.GAN itself runs on every backend)."
+        )
+    os.makedirs(args.out, exist_ok=True)
+
+    points, centers = kgt.datasets.gaussian_ring(n=512 if args.smoke else 50_000)
+    epochs, width = (1, 16) if args.smoke else (args.epochs, 128)
+    model = MyGAN(*build_networks(width))
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+    )
+    floor = model.gan_loss.discriminator_floor([0.9], [0.0])  # one-sided smoothing 0.1
+    model.fit(
+        points,
+        batch_size=100,
+        epochs=epochs,
+        verbose=2,
+        callbacks=[
+            # 0.1 at the first step, 0 at the last: the layer's stddev.
+            kgt.callbacks.InstanceNoiseDecay(initial=0.1, final=0.0),
+            kgt.callbacks.DiscriminatorLRBalancer(
+                optimizer=model.d_optimizer, floor=floor
+            ),
+        ],
+    )
+    z = keras.random.normal((2500, LATENT_DIM), seed=1)
+    samples = ops.convert_to_numpy(ops.stop_gradient(model.generator(z)))
+    print(
+        "mode coverage:",
+        kgt.evaluation.mode_coverage(samples, centers, kgt.datasets.RING_STD),
+    )
+    model.generator.save(os.path.join(args.out, "generator.keras"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
