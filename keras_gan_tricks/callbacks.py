@@ -589,7 +589,9 @@ class QualityMonitor(keras.callbacks.Callback):
 
     Losses do not tell a collapsing GAN from a healthy one; recall and
     coverage do: when either falls below `1 - alarm_drop` times its best
-    value so far, it warns (a `UserWarning`, printed with `verbose=1`),
+    value so far, and that best reached `alarm_floor` (an untrained
+    generator's blob has a coverage near 0 that wobbles by half from one
+    epoch to the next: no collapse to report), it warns (a `UserWarning`, printed with `verbose=1`),
     records the epoch in `alarms`, and with `stop_on_collapse=True` stops
     training (`model.stop_training`).
 
@@ -607,6 +609,8 @@ class QualityMonitor(keras.callbacks.Callback):
         seed: int. Seeds the latent batch and the real sample.
         alarm_drop: float in (0, 1). The fall (as a share of the best value)
             that raises the alarm.
+        alarm_floor: float in [0, 1). The best value a figure must have
+            reached for its fall to count.
         stop_on_collapse: bool. Stop training on the alarm.
         verbose: int. 1 prints each measurement and alarm.
     """
@@ -623,6 +627,7 @@ class QualityMonitor(keras.callbacks.Callback):
         alarm_drop=0.5,
         stop_on_collapse=False,
         verbose=0,
+        alarm_floor=0.2,
     ):
         super().__init__()
         real = np.asarray(real)
@@ -636,6 +641,9 @@ class QualityMonitor(keras.callbacks.Callback):
         self.seed = check_int("seed", seed)
         self.alarm_drop = check_number(
             "alarm_drop", alarm_drop, low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self.alarm_floor = check_number(
+            "alarm_floor", alarm_floor, low=0.0, high=1.0, high_open=True
         )
         if not isinstance(stop_on_collapse, bool):
             raise TypeError(
@@ -691,7 +699,8 @@ class QualityMonitor(keras.callbacks.Callback):
         for key in ("recall", "coverage"):
             best = max(self._best.get(key, 0.0), figures[key])
             self._best[key] = best
-            if best > 0 and figures[key] < (1 - self.alarm_drop) * best:
+            floor = max(self.alarm_floor, 1e-12)
+            if best >= floor and figures[key] < (1 - self.alarm_drop) * best:
                 fallen.append(f"{key} {figures[key]:.3g} (best {best:.3g})")
         if fallen:
             import warnings

@@ -495,6 +495,13 @@ ROWS = [
         r"alarm_drop=1.5",
     ),
     (
+        "quality-alarm-floor",
+        "`QualityMonitor(alarm_floor=1.0)`",
+        lambda: kgt.callbacks.QualityMonitor(FEATURES, lambda x: x, alarm_floor=1.0),
+        ValueError,
+        r"alarm_floor=1.0",
+    ),
+    (
         "evaluation-nan",
         "NaN samples given to `mode_coverage`",
         lambda: kgt.evaluation.mode_coverage(

@@ -63,12 +63,42 @@ def test_a_collapse_raises_the_alarm_and_can_stop_training():
     assert monitor.alarms[0]["epoch"] == 2
 
 
+def test_the_alarm_is_quiet_while_healthy_and_fires_on_a_forced_collapse():
+    data, _ = kgt.datasets.gaussian_ring(2000, seed=0)
+    keras.utils.set_random_seed(0)
+    gan = kgt.GAN(mlp_generator(width=64), mlp_discriminator(width=64), seed=0)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+    )
+    monitor = kgt.callbacks.QualityMonitor(data, extractor=lambda x: x, samples=300)
+
+    class Collapse(keras.callbacks.Callback):
+        """After epoch 3 (measured first) every sample is the last layer's bias."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                last = self.model.generator.layers[-1]  # (on JAX: synced state)
+                last.kernel.assign(np.zeros(last.kernel.shape, "float32"))
+
+    with pytest.warns(UserWarning, match="possible mode collapse at epoch 4"):
+        gan.fit(
+            data, batch_size=64, epochs=5, verbose=0, callbacks=[monitor, Collapse()]
+        )
+    recall = [row["recall"] for row in monitor.history]
+    assert min(recall[:3]) > 0.2 and recall[3] < 0.05, recall
+    # Quiet for the three healthy epochs (an early generator's coverage near
+    # 0 wobbles, below alarm_floor: no alarm), then at every collapsed one.
+    assert [alarm["epoch"] for alarm in monitor.alarms] == [4, 5]
+
+
 def test_quality_monitor_checks_its_arguments():
     data = ring(100)
     for kwargs, error, text in [
         ({"samples": 3}, ValueError, "samples=3"),
         ({"every": 0}, ValueError, "every=0"),
         ({"alarm_drop": 1.0}, ValueError, "alarm_drop=1.0"),
+        ({"alarm_floor": -0.1}, ValueError, "alarm_floor=-0.1"),
         ({"stop_on_collapse": "yes"}, TypeError, "stop_on_collapse='yes'"),
     ]:
         with pytest.raises(error, match=text):
