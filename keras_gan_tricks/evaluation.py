@@ -10,6 +10,7 @@
 - `class_coverage`: classes generated and the KL of their histogram to
   uniform.
 - `stacked_mode_count`: modes covered among stacked digits (1,000 possible).
+- `kl_to_uniform`: the KL of any histogram of counts to uniform.
 
 On features of any extractor (arrays `(n, d)`; `features(images,
 extractor)` takes them from a Keras model, a callable or the digits
@@ -37,9 +38,32 @@ _FEATURES = "features"
 _memo = {}
 
 
-def _kl_to_uniform(counts):
-    """KL(p || uniform) of a histogram of counts (empty bins contribute 0)."""
+def kl_to_uniform(counts):
+    """KL(p || uniform) of a histogram: how far a generator's spread over
+    modes or classes is from even. `sum_i p_i log(p_i K)` over the `K` bins,
+    `p` the counts normalised; empty bins contribute 0 (so a generator that
+    covers one of `K` modes scores log K); inf for an empty histogram. 0
+    for a perfectly even spread. It is PacGAN's reverse KL (Lin et al. 2018)
+    over the high-quality samples' modes.
+
+    Args:
+        counts: 1-D array of counts >= 0 (one bin per mode or class).
+
+    Example:
+
+    >>> round(kgt.evaluation.kl_to_uniform([5, 5, 0, 0]), 4)  # log 2
+    0.6931
+    """
     counts = np.asarray(counts, "float64")
+    if counts.ndim != 1 or not len(counts) or not np.all(np.isfinite(counts)):
+        raise ValueError(
+            "`counts` must be a 1-D array of finite counts, one per bin. "
+            f"Received: counts of shape {counts.shape}"
+        )
+    if np.any(counts < 0):
+        raise ValueError(
+            f"`counts` must be >= 0. Received: counts={counts.tolist()[:10]}"
+        )
     total = counts.sum()
     if total == 0:
         return float("inf")
@@ -84,7 +108,7 @@ def mode_coverage(samples, centers, std):
     return {
         "modes": int(np.count_nonzero(counts)),
         "high_quality": float(good.mean()),
-        "reverse_kl": _kl_to_uniform(counts),
+        "reverse_kl": kl_to_uniform(counts),
     }
 
 
@@ -573,7 +597,7 @@ def class_coverage(images, classifier=None, num_classes=10):
     counts = np.bincount(classifier.predict(images), minlength=num_classes)
     return {
         "classes": int(np.count_nonzero(counts)),
-        "kl_to_uniform": _kl_to_uniform(counts),
+        "kl_to_uniform": kl_to_uniform(counts),
         "histogram": counts.tolist(),
     }
 
@@ -597,7 +621,7 @@ def stacked_mode_count(images, classifier=None):
     counts = np.bincount(modes, minlength=1000)
     return {
         "modes": int(np.count_nonzero(counts)),
-        "kl_to_uniform": _kl_to_uniform(counts),
+        "kl_to_uniform": kl_to_uniform(counts),
     }
 
 

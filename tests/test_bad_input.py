@@ -481,6 +481,13 @@ ROWS = [
         r"test_fraction=1.5",
     ),
     (
+        "evaluation-kl-counts",
+        "negative counts given to `kl_to_uniform`",
+        lambda: kgt.evaluation.kl_to_uniform([3, -1]),
+        ValueError,
+        r"counts=\[3.0, -1.0\]",
+    ),
+    (
         "quality-every",
         "`QualityMonitor(every=0)`",
         lambda: kgt.callbacks.QualityMonitor(FEATURES, lambda x: x, every=0),

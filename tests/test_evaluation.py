@@ -84,3 +84,18 @@ def test_class_coverage_and_stacked_modes():
     )
     with pytest.raises(ValueError, match=r"\(n, 8, 8, 3\)"):
         evaluation.stacked_mode_count(images)
+
+
+def test_kl_to_uniform_matches_scipy_and_refuses_bad_counts():
+    from scipy import stats
+
+    for counts in ([5, 5, 0, 0], [1, 2, 3, 4], [10, 0, 0, 0, 0, 0, 0, 0], [3, 3, 3]):
+        counts = np.asarray(counts, "float64")
+        expected = stats.entropy(
+            counts / counts.sum(), np.full(len(counts), 1 / len(counts))
+        )
+        assert evaluation.kl_to_uniform(counts) == pytest.approx(expected)
+    assert evaluation.kl_to_uniform([0, 0]) == float("inf")
+    for bad in ([[1, 2]], [], [1, -1], [1, np.nan]):
+        with pytest.raises(ValueError, match="counts"):
+            evaluation.kl_to_uniform(bad)
