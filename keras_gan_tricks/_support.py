@@ -716,12 +716,21 @@ class ConfigMixin:
             "label_policy": None
             if self.label_policy is None
             else serialize(self.label_policy),
-            "penalty": None if self.penalty is None else serialize(self.penalty),
+            "penalty": None
+            if self.penalty is None
+            else [serialize(p) for p in self.penalty]
+            if isinstance(self.penalty, list)
+            else serialize(self.penalty),
             "d_steps": self.d_steps,
             "d_batch": self.d_batch,
             **self._keras_compile_args,
         }
-        tricks = [t for t in self.tricks if not isinstance(t, PenaltyTerm)]
+        given = self.penalty if isinstance(self.penalty, list) else []
+        tricks = [
+            t
+            for t in self.tricks
+            if not isinstance(t, PenaltyTerm) and all(t is not p for p in given)
+        ]
         if tricks:
             config["tricks"] = [serialize(t) for t in tricks]
         return config

@@ -233,9 +233,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             loss: str or `kgt.losses.GANLoss`. See `kgt.losses`.
             label_policy: `kgt.labels.LabelPolicy` or None. Perturbs the
                 discriminator's targets (never the generator's).
-            penalty: `kgt.penalties.Penalty` or None. Added to the
-                discriminator's loss (a `kgt.tricks.PenaltyTerm`, after
-                `tricks`).
+            penalty: `kgt.penalties.Penalty`, a list of them, or None.
+                Added to the discriminator's loss (each a
+                `kgt.tricks.PenaltyTerm`, after `tricks`): one is logged as
+                `penalty`, several each under its own name (`penalty_r1`,
+                `penalty_r2`). A `kgt.penalties.LeCam` in the list joins
+                the tricks.
             d_steps: int >= 1. Discriminator updates per generator update,
                 each on the batch's real samples and fresh latent vectors.
             d_batch: `"joint"`, `"separate"` or `"auto"`. How the
@@ -263,7 +266,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         joint = joint_batch(self.discriminator, d_batch)
         loss = losses_module.get(loss)
         label_policy = labels_module.get(label_policy)
-        penalty = penalties_module.get(penalty)
+        penalties, penalty_tricks = penalties_module.get_many(penalty)
         tricks = self._check_tricks(tricks)
         if label_policy is not None and not loss.uses_labels:
             raise ValueError(
@@ -299,7 +302,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                     "False?), so it cannot be trained."
                 )
         self._glue = _backend.get()
-        self._glue.check_limits(self, penalty, kwargs)
+        self._glue.check_limits(self, penalties or None, kwargs)
         # No Keras-level optimizer: the default would be an unused RMSprop
         # whose slots for every variable get built and saved.
         super().compile(optimizer=None, **kwargs)
@@ -309,13 +312,25 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.optimizer = GANOptimizers(d_optimizer, g_optimizer)
         self.loss = loss
         self.label_policy = label_policy
-        self.penalty = penalty
+        # As given: one penalty (0.1.0's attribute), a list, or None.
+        self.penalty = (
+            None
+            if not penalties and not penalty_tricks
+            else penalties[0]
+            if len(penalties) == 1
+            and not penalty_tricks
+            and not isinstance(penalty, (list, tuple))
+            else [*penalties, *penalty_tricks]
+        )
         self.d_steps = d_steps
         self.d_batch = d_batch
         self.joint_discriminator_batch = joint
         self._keras_compile_args = dict(kwargs)
-        if penalty is not None:
-            tricks.append(PenaltyTerm(penalty, name="penalty_term"))
+        names = penalties_module.term_names(penalties)
+        for term, one in zip(names, penalties, strict=True):
+            layer = "penalty_term" if term == "penalty" else f"{term}_term"
+            tricks.append(PenaltyTerm(one, term=term, name=layer))
+        tricks.extend(penalty_tricks)
         self.tricks = tricks
         for trick in tricks:
             trick.setup(self)
@@ -487,14 +502,28 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             "terms": terms,
         }
 
-    def generator_objective(self, batch_size, condition=None, training=True):
-        """The generator's loss on a fresh fake batch; returns `(loss, aux)`."""
+    def generator_objective(self, batch_size, condition=None, training=True, real=None):
+        """The generator's loss on a fresh fake batch; returns `(loss, aux)`.
+
+        `real`: the batch's real samples, for a loss whose generator term
+        reads D's outputs on them (`loss.needs_real_logits`, the
+        relativistic pairing loss)."""
         fake_logits = self._discriminate(
             self._fake(batch_size, condition, training), condition, training
         )
         for trick in self._hooks["generator_logits"]:
             fake_logits = trick.generator_logits(fake_logits)
-        return self.loss.generator_loss(fake_logits), {"fake_logits": fake_logits}
+        aux = {"fake_logits": fake_logits}
+        if not self.loss.needs_real_logits:
+            return self.loss.generator_loss(fake_logits), aux
+        if real is None:
+            raise ValueError(
+                f"The {type(self.loss).__name__} loss's generator term needs the "
+                "real batch: pass `real=` to generator_objective."
+            )
+        real_logits = ops.stop_gradient(self._discriminate(real, condition, training))
+        aux["real_logits"] = real_logits
+        return self.loss.generator_loss(fake_logits, real_logits), aux
 
     def _unpack(self, data):
         """Splits a batch into samples and labels, checking it against the GAN."""
@@ -579,7 +608,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                 allow=finite,
             )
         g_loss, _, finite = step_ops.minimize(
-            lambda: self.generator_objective(ops.shape(real)[0], condition),
+            lambda: self.generator_objective(ops.shape(real)[0], condition, real=real),
             self.generator.trainable_variables,
             self.g_optimizer,
             allow=finite,
@@ -610,7 +639,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             real, condition, training=False, step_ops=step_ops
         )
         g_loss, _ = self.generator_objective(
-            ops.shape(real)[0], condition, training=False
+            ops.shape(real)[0], condition, training=False, real=real
         )
         return self._record(d_loss, g_loss, d_aux, training=False)
 

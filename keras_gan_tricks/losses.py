@@ -19,6 +19,11 @@ Losses are looked up by name with `get`:
 | `"least_squares"` | `LeastSquares` | Mao et al. 2017 (LSGAN) |
 | `"hinge"` | `Hinge` | Lim & Ye 2017; Miyato et al. 2018 |
 | `"wasserstein"` | `Wasserstein` | Arjovsky et al. 2017 (WGAN) |
+| `"relativistic_pairing"` | `RelativisticPairing` | Jolicoeur-Martineau 2019; Huang et al. 2024 (R3GAN) |
+
+A loss whose generator term also reads D's outputs on real samples (the
+relativistic one) says so with `needs_real_logits`; `kgt.GAN` then passes
+them, as `generator_loss(fake_logits, real_logits)`.
 """
 
 import math
@@ -122,6 +127,7 @@ class GANLoss(Configurable):
     """
 
     uses_labels = True
+    needs_real_logits = False
 
     def discriminator_loss(
         self, real_logits, fake_logits, real_labels=None, fake_labels=None
@@ -333,6 +339,61 @@ class Wasserstein(GANLoss):
         return -ops.mean(_patches(fake_logits, "fake_logits"))
 
 
+@register
+class RelativisticPairing(GANLoss):
+    """The relativistic pairing GAN loss (RpGAN), R3GAN's baseline loss.
+
+    Jolicoeur-Martineau 2019, "The relativistic discriminator: a key element
+    missing from standard GAN"; Huang et al. 2024, "The GAN is dead; long
+    live the GAN! A Modern GAN Baseline" (R3GAN), eq. 2. Each real sample
+    is paired with one fake (the i-th with the i-th) and D judges how much
+    more real the real one looks:
+
+        L_D = mean(softplus(-(x_real - x_fake)))
+        L_G = mean(softplus(-(x_fake - x_real)))
+
+    With R1 and R2 (`penalty=[kgt.penalties.R1(g), kgt.penalties.R2(g)]`)
+    it is R3GAN's regularised objective, locally convergent without the
+    older tricks. G's loss reads D's outputs on the real batch too
+    (`needs_real_logits`). The targets are fixed, so label policies do not
+    apply. On maps of logits (PatchGAN) the pairs are patch by patch.
+
+    Raises:
+        ValueError: when the real and fake batches (or maps) differ in
+            shape: there is no pairing.
+    """
+
+    uses_labels = False
+    needs_real_logits = True
+
+    @staticmethod
+    def _gap(ahead, behind):
+        ahead = _patches(ahead, "real_logits")
+        behind = _patches(behind, "fake_logits")
+        a, b = static_shape(ahead), static_shape(behind)
+        if all(d is not None for d in (*a, *b)) and a != b:
+            raise ValueError(
+                "The relativistic pairing loss pairs each real sample with one "
+                "fake: the batches must have the same shape. Received: "
+                f"real_logits of shape {a} and fake_logits of shape {b}"
+            )
+        return ahead - behind
+
+    def discriminator_loss(
+        self, real_logits, fake_logits, real_labels=None, fake_labels=None
+    ):
+        return ops.mean(ops.softplus(-self._gap(real_logits, fake_logits)))
+
+    def generator_loss(self, fake_logits, real_logits=None):
+        if real_logits is None:
+            raise ValueError(
+                "The relativistic pairing loss's generator term needs D's outputs "
+                "on real samples too: call generator_loss(fake_logits, "
+                "real_logits). Received: real_logits=None"
+            )
+        return ops.mean(ops.softplus(self._gap(real_logits, fake_logits)))
+
+
 _ALIASES = {
     "non_saturating": NonSaturating,
     "nonsaturating": NonSaturating,
@@ -342,6 +403,8 @@ _ALIASES = {
     "hinge": Hinge,
     "wasserstein": Wasserstein,
     "wgan": Wasserstein,
+    "relativistic_pairing": RelativisticPairing,
+    "rpgan": RelativisticPairing,
 }
 
 
@@ -362,7 +425,7 @@ def get(identifier):
     if isinstance(identifier, str):
         key = identifier.strip().lower().replace("-", "_")
         if key not in _ALIASES:
-            names = sorted(set(_ALIASES) - {"nonsaturating", "lsgan", "wgan"})
+            names = sorted(set(_ALIASES) - {"nonsaturating", "lsgan", "wgan", "rpgan"})
             raise ValueError(
                 f"Unknown GAN loss name. Expected one of {names}. "
                 f"Received: loss={identifier!r}"

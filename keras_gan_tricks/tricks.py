@@ -725,14 +725,21 @@ class PenaltyTerm(Trick):
     it is computed on every k-th D update only, times k (StyleGAN2's lazy
     regularisation); the updates in between add 0.
 
+    With several penalties (`compile(penalty=[...])`) each has its own
+    term, named after it (`penalty_r1`, `penalty_r2`, ...). A weight that
+    follows a schedule is evaluated at the GAN's step count.
+
     Args:
         penalty: `kgt.penalties.Penalty`.
+        term: str. The name of its term in D's loss and the logs.
     """
 
-    loss_names = ("penalty",)
-
-    def __init__(self, penalty, **kwargs):
+    def __init__(self, penalty, term="penalty", **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(term, str) or not term:
+            raise TypeError(f"`term` must be a name. Received: term={term!r}")
+        self.term = term
+        self.loss_names = (term,)
         if isinstance(penalty, dict):
             penalty = keras.saving.deserialize_keras_object(penalty)
         if not callable(penalty) or not hasattr(penalty, "every"):
@@ -750,23 +757,27 @@ class PenaltyTerm(Trick):
                 context.fake,
                 seed=context.seed,
                 input_gradient=context.input_gradient,
+                step=context.step,
             )
 
         every = self.penalty.every
         if every == 1 or not context.training:
-            return {"penalty": compute()}
+            return {self.term: compute()}
         due = ops.equal(ops.mod(context.d_step, every), 0)
         zero = ops.zeros((), dtype="float32")
-        return {"penalty": context.run_if(due, lambda: compute() * float(every), zero)}
+        return {self.term: context.run_if(due, lambda: compute() * float(every), zero)}
 
     def trace_key(self):
-        return (type(self), self.penalty)
+        return (type(self), self.penalty, self.term)
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             "penalty": keras.saving.serialize_keras_object(self.penalty),
         }
+        if self.term != "penalty":
+            config["term"] = self.term
+        return config
 
 
 @register

@@ -310,6 +310,45 @@ ROWS = [
         r"real_labels of shape \(4, 2\)",
     ),
     (
+        "penalty-gamma-type",
+        "an R1 weight that is neither a number nor a schedule",
+        lambda: kgt.penalties.R1(gamma="big"),
+        TypeError,
+        r"gamma='big'",
+    ),
+    (
+        "penalty-schedule-step",
+        "a scheduled weight outside a GAN without `step`",
+        lambda: kgt.penalties.R1(
+            keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5)
+        )(lambda x: x[:, 0], POINTS, POINTS),
+        ValueError,
+        r"step=None",
+    ),
+    (
+        "penalty-lecam-decay",
+        "`LeCam(decay=1.0)`",
+        lambda: kgt.penalties.LeCam(decay=1.0),
+        ValueError,
+        r"decay=1.0",
+    ),
+    (
+        "compile-penalty-list",
+        "a penalty list holding a name",
+        lambda: compiled(penalty=[kgt.penalties.R1(), "r2"]),
+        TypeError,
+        r"holding 'r2'",
+    ),
+    (
+        "loss-relativistic-pairs",
+        "real and fake batches of different sizes for the pairing loss",
+        lambda: kgt.losses.RelativisticPairing().discriminator_loss(
+            np.zeros(8, "float32"), np.zeros(6, "float32")
+        ),
+        ValueError,
+        r"real_logits of shape \(8, 1\) and fake_logits of shape \(6, 1\)",
+    ),
+    (
         "layer-instance-noise",
         "negative `InstanceNoise` stddev",
         lambda: kgt.layers.InstanceNoise(-0.2),
