@@ -16,7 +16,7 @@ from keras_gan_tricks._utils import (
     walk_layers,
 )
 from keras_gan_tricks.architectures import ends_in_tanh, shape_mismatch
-from keras_gan_tricks.layers import InstanceNoise
+from keras_gan_tricks.layers import InstanceNoise, pack_samples
 from keras_gan_tricks.losses import logits_shape_error
 from keras_gan_tricks.tricks import EMA_GENERATOR, PenaltyTerm, Trick
 
@@ -581,6 +581,7 @@ class ConfigMixin:
             if self.instance_noise is None
             else keras.saving.serialize_keras_object(self.instance_noise),
             "seed": self.seed,
+            **({"pack": self.pack} if self.pack > 1 else {}),
             "trick_states": {
                 name: keras.saving.serialize_keras_object(layer)
                 for name, layer in self.trick_states.items()
@@ -634,13 +635,21 @@ class ConfigMixin:
                 f"The generator must return one tensor. It returned {len(fake)} outputs."
             )
         self.sample_shape = static_shape(fake)[1:]
+        packed = pack_samples(fake, self.pack, fill=False)
         d_inputs = getattr(self.discriminator, "inputs", None)
         if d_inputs:
-            mismatch = shape_mismatch(self.sample_shape, static_shape(d_inputs[0])[1:])
+            mismatch = shape_mismatch(
+                static_shape(packed)[1:], static_shape(d_inputs[0])[1:]
+            )
+            if mismatch and self.pack > 1:
+                mismatch += (
+                    f" With pack={self.pack}, D takes {self.pack} samples "
+                    "concatenated on the last axis."
+                )
             if mismatch:
                 raise ValueError(mismatch)
         try:
-            logits = self.discriminator(self._d_inputs(fake, condition))
+            logits = self.discriminator(self._d_inputs(packed, condition))
         except Exception as error:
             raise ValueError(
                 "The discriminator cannot take the generator's output of shape "

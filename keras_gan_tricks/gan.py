@@ -23,7 +23,11 @@ from keras_gan_tricks._utils import (
     register,
 )
 from keras_gan_tricks.architectures import joint_batch
-from keras_gan_tricks.layers import AdaptiveInstanceNoise, instance_noise_in
+from keras_gan_tricks.layers import (
+    AdaptiveInstanceNoise,
+    instance_noise_in,
+    pack_samples,
+)
 from keras_gan_tricks.tricks import (
     DiscriminatorContext,
     NonFiniteGuard,
@@ -102,6 +106,15 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             GAN's tricks). Decay it with `kgt.callbacks.InstanceNoiseDecay`.
         seed: int or None. Seeds the GAN's own random stream (latent
             vectors, label policies, penalties) for reproducible training.
+        pack: int >= 1. PacGAN's packing (Lin et al. 2018): D judges `pack`
+            samples at once, concatenated on the last axis, real with real
+            and fake with fake, each fake from its own latent vector; build
+            D for inputs of `pack` times the channels (`(h, w, c * pack)`,
+            or `(d * pack,)` for vectors). The data need not change: each
+            batch is packed in the step (`kgt.layers.pack_samples`).
+            Everything D's side sees is packed: its input tricks (noise,
+            augmentation), penalties, label policies (one target per pack)
+            and metrics. Unconditional GANs only.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -130,9 +143,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         condition_dtype="int32",
         instance_noise=None,
         seed=None,
+        pack=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.pack = check_int("pack", pack, low=1)
         for arg, net in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(net, keras.layers.Layer):
                 raise TypeError(
@@ -159,6 +174,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.condition_shape, self.condition_dtype = self._resolve_condition(
             condition_shape, condition_dtype
         )
+        if self.pack > 1 and self.conditional:
+            raise ValueError(
+                "Packing (PacGAN) applies to unconditional GANs: D would judge "
+                f"samples of different conditions at once. Received: pack={pack}"
+            )
         self.seed_generator = _backend.seed_generator(seed, name="gan_seed_generator")
         self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks (Keras hands them the
@@ -425,6 +445,10 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         z = self.sample_latent_tensor(batch_size)
         return self.generator(self._g_inputs(z, condition), training=training)
 
+    def _packed(self, samples):
+        """A batch as D sees it: packed when `pack > 1`."""
+        return pack_samples(samples, self.pack)
+
     def _discriminate(self, samples, condition, training):
         for trick in self._hooks["discriminator_input"]:
             samples = trick.discriminator_input(samples, training)
@@ -444,10 +468,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         conditions from it); None outside a step.
         """
         step_ops = step_ops or _OutsideStep
-        batch_size = ops.shape(real)[0]
-        fake = ops.stop_gradient(self._fake(batch_size, condition, training))
+        fake = ops.stop_gradient(self._fake(ops.shape(real)[0], condition, training))
         for trick in self._hooks["discriminator_fakes"]:
             fake = trick.discriminator_fakes(fake, training)
+        real, fake = self._packed(real), self._packed(fake)
+        batch_size = ops.shape(real)[0]
         if self.joint_discriminator_batch:
             both = None
             if self.conditional:
@@ -509,7 +534,9 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         reads D's outputs on them (`loss.needs_real_logits`, the
         relativistic pairing loss)."""
         fake_logits = self._discriminate(
-            self._fake(batch_size, condition, training), condition, training
+            self._packed(self._fake(batch_size, condition, training)),
+            condition,
+            training,
         )
         for trick in self._hooks["generator_logits"]:
             fake_logits = trick.generator_logits(fake_logits)
@@ -521,7 +548,9 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                 f"The {type(self.loss).__name__} loss's generator term needs the "
                 "real batch: pass `real=` to generator_objective."
             )
-        real_logits = ops.stop_gradient(self._discriminate(real, condition, training))
+        real_logits = ops.stop_gradient(
+            self._discriminate(self._packed(real), condition, training)
+        )
         aux["real_logits"] = real_logits
         return self.loss.generator_loss(fake_logits, real_logits), aux
 

@@ -116,6 +116,14 @@ ROWS = [
         r"instance_noise='strong'",
     ),
     ("gan-seed", "non-integer `seed`", lambda: gan(seed=1.5), TypeError, r"seed=1.5"),
+    ("gan-pack", "`pack=0`", lambda: gan(pack=0), ValueError, r"pack=0"),
+    (
+        "gan-pack-input",
+        "a packed GAN whose discriminator takes single samples",
+        lambda: gan(pack=4),
+        ValueError,
+        r"discriminator input: \(batch, 2\).*pack=4",
+    ),
     (
         "gan-output-mismatch",
         "generator output the discriminator cannot take",
