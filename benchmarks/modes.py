@@ -84,8 +84,8 @@ def generator():
     return keras.Sequential([*layers, keras.layers.Dense(2)])
 
 
-def discriminator(minibatch_stddev=False):
-    layers = [keras.Input((2,))]
+def discriminator(minibatch_stddev=False, pack=1):
+    layers = [keras.Input((2 * pack,))]
     for _ in range(3):
         layers += [keras.layers.Dense(200), keras.layers.LeakyReLU(0.2)]
     if minibatch_stddev:
@@ -126,6 +126,17 @@ ROWS = {
     # modes, instance noise sharpened the grid, the recalibrated average
     # sharpened both. One-sided smoothing, flips and R1 (gamma 0.1) did not.
     "recommended (2D)": {"policy": "noise", "noise": True, "ema": True},
+    # Issue 19's stabilisers, each alone, then with the recommended set.
+    # PacGAN4 packs each batch of 100 samples into 25 packs of 4.
+    "+ PacGAN4 (pack=4)": {"pack": 4},
+    "+ relativistic pairing + R1/R2 (gamma 0.1)": {"loss": "rp", "r1r2": True},
+    "+ LeCam 0.3": {"lecam": True},
+    "recommended (2D) + PacGAN4": {
+        "policy": "noise",
+        "noise": True,
+        "ema": True,
+        "pack": 4,
+    },
 }
 POLICIES = {
     "oss": lambda: kgt.labels.OneSidedSmoothing(0.1),
@@ -147,18 +158,30 @@ def train(dataset, row, seed, steps):
     keras.utils.set_random_seed(seed)
     points, centers, std = data(dataset)
     options = ROWS[row]
+    pack = options.get("pack", 1)
     gan = kgt.GAN(
         generator(),
-        discriminator(options.get("mbstd", False)),
+        discriminator(options.get("mbstd", False), pack),
         latent_dim=2,
         instance_noise=NOISE[dataset] if options.get("noise") else None,
         seed=seed,
+        pack=pack,
     )
+    penalty = []
+    if options.get("r1"):
+        penalty.append(kgt.penalties.R1(0.1))
+    if options.get("r1r2"):
+        penalty += [kgt.penalties.R1(0.1), kgt.penalties.R2(0.1)]
+    if options.get("lecam"):
+        penalty.append(kgt.penalties.LeCam(0.3))
     gan.compile(
         d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
         g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        loss="relativistic_pairing"
+        if options.get("loss") == "rp"
+        else "non_saturating",
         label_policy=POLICIES[options["policy"]]() if "policy" in options else None,
-        penalty=kgt.penalties.R1(0.1) if options.get("r1") else None,
+        penalty=penalty or None,
     )
     callbacks = []
     if options.get("noise"):
