@@ -357,6 +357,20 @@ ROWS = [
         r"real_logits of shape \(8, 1\) and fake_logits of shape \(6, 1\)",
     ),
     (
+        "trick-topk-fraction",
+        "`TopK(fraction=0)`",
+        lambda: kgt.tricks.TopK(0.0),
+        ValueError,
+        r"fraction=0.0",
+    ),
+    (
+        "trick-replay-size",
+        "`ReplayBuffer(size=0)`",
+        lambda: kgt.tricks.ReplayBuffer(size=0),
+        ValueError,
+        r"size=0",
+    ),
+    (
         "layer-instance-noise",
         "negative `InstanceNoise` stddev",
         lambda: kgt.layers.InstanceNoise(-0.2),
