@@ -15,6 +15,7 @@ Generative Adversarial Networks with Limited Data").
 | `cutout(x, seed, ratio)` | zero a square of `ratio` of the size at a random place, per sample |
 | `DiffAugment(policy, ...)` | a `kgt.tricks.Trick` (and a layer) applying them, each with probability `probability` |
 | `AdaptiveAugment(...)` | DiffAugment whose probability follows ADA's rule |
+| `ConsistencyRegularization(...)` | bCR: D's outputs on augmented samples held to its outputs on the originals |
 
 The functions work on images `(batch, height, width, channels)` in any
 range (DiffAugment's constants assume [-1, 1]) and are written in
@@ -25,6 +26,7 @@ import keras
 from keras import ops
 
 from keras_gan_tricks._utils import as_seed_generator, check_int, check_number, register
+from keras_gan_tricks.losses import per_sample
 from keras_gan_tricks.tricks import Trick, adapt_knob, check_signal
 
 POLICIES = ("color", "translation", "cutout")
@@ -331,4 +333,81 @@ class AdaptiveAugment(DiffAugment):
             "speed": self.speed,
             "initial": self.initial,
             "signal": self.signal,
+        }
+
+
+@register
+class ConsistencyRegularization(Trick):
+    """Balanced consistency regularisation (bCR) on `kgt.augment`'s
+    augmentations.
+
+    Zhao et al. 2021, "Improved Consistency Regularization for GANs"
+    (AAAI), eq. 3 (balanced CR, after Zhang et al. 2020's CR-GAN):
+
+        real_weight * mean((D(x_real) - D(T(x_real)))²)
+            + fake_weight * mean((D(x_fake) - D(T(x_fake)))²)
+
+    a term of D's loss, logged as `consistency`: D must give an image and
+    its augmented copy `T(x)` the same logit, so it learns what the
+    augmentation leaves unchanged instead of memorising (unlike DiffAugment,
+    G never sees the augmented samples). `T` applies each transform of
+    `policy` (`translation` by default; the paper flips and translates)
+    to every sample; a map of logits counts by its mean per sample. For
+    images `(height, width, channels)`.
+
+    Args:
+        real_weight: float >= 0. λ_real (10 in the paper).
+        fake_weight: float >= 0. λ_fake (10 in the paper).
+        policy: tuple of `"color"`, `"translation"`, `"cutout"`.
+        translation_ratio: float in (0, 1). See `translation`.
+        cutout_ratio: float in (0, 1]. See `cutout`.
+        seed: int or None.
+    """
+
+    loss_names = ("consistency",)
+
+    def __init__(
+        self,
+        real_weight=10.0,
+        fake_weight=10.0,
+        policy=("translation",),
+        translation_ratio=0.125,
+        cutout_ratio=0.5,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.real_weight = check_number("real_weight", real_weight, low=0.0)
+        self.fake_weight = check_number("fake_weight", fake_weight, low=0.0)
+        self.transform = DiffAugment(
+            policy,
+            translation_ratio=translation_ratio,
+            cutout_ratio=cutout_ratio,
+            seed=seed,
+            name="consistency_transform",
+        )
+        self.seed = self.transform.seed
+
+    def setup(self, gan):
+        self.transform.setup(gan)
+
+    def discriminator_loss(self, context):
+        def gap(samples, logits):
+            moved = context.discriminate(self.transform.augment(samples))
+            return ops.mean(ops.square(per_sample(moved) - per_sample(logits)))
+
+        term = self.real_weight * gap(context.real, context.real_logits)
+        if self.fake_weight:
+            term = term + self.fake_weight * gap(context.fake, context.fake_logits)
+        return {"consistency": term}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "real_weight": self.real_weight,
+            "fake_weight": self.fake_weight,
+            "policy": list(self.transform.policy),
+            "translation_ratio": self.transform.translation_ratio,
+            "cutout_ratio": self.transform.cutout_ratio,
+            "seed": self.seed,
         }
