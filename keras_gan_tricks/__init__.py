@@ -23,6 +23,7 @@ _SUBMODULES = (
     "layers",
     "losses",
     "penalties",
+    "recipes",
     "tricks",
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "layers",
     "losses",
     "penalties",
+    "recipes",
     "tricks",
     "__version__",
 ]

@@ -17,8 +17,9 @@ from keras_gan_tricks import (
     datasets,
     evaluation,
     images,
-    labels,
     layers,
+    recipes,
+    tricks,
 )
 from keras_gan_tricks.gan import GAN
 
@@ -149,20 +150,16 @@ def run_demo(
     train = real if limit is None else real[:limit]
     steps = epochs * int(np.ceil(len(train) / batch_size))
 
-    gan = build_digits_gan(seed)
-    # The failure atlas's best on the digits (benchmarks/results/failures.md,
-    # "adaptive_recipe"): the averaged generator does most for quality; the
-    # adaptive instance noise and the balancer stay nearly idle in this
-    # balanced game and rescue it when D runs ahead (D's rate 10x G's).
-    noise = layers.AdaptiveInstanceNoise(seed=seed)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        loss="non_saturating",
-        label_policy=labels.OneSidedSmoothing(0.1),
-        tricks=[noise],
+    # The failure atlas's best on the digits (`kgt.recipes.small_images`;
+    # benchmarks/results/failures.md, "adaptive_recipe"): the averaged
+    # generator does most for quality; the adaptive instance noise and the
+    # balancer stay nearly idle in this balanced game and rescue it when D
+    # runs ahead (D's rate 10x G's).
+    gan = recipes.small_images(build_digits_gan(seed))
+    noise = next(t for t in gan.tricks if isinstance(t, layers.AdaptiveInstanceNoise))
+    balancer = next(
+        t for t in gan.tricks if isinstance(t, tricks.DiscriminatorLRBalancer)
     )
-    balancer = callbacks.DiscriminatorLRBalancer()
     grids = callbacks.SampleGrid(os.path.join(out, "grids"), n=64, columns=8, scale=4)
     record = TrainingRecord()
     start = time.time()
@@ -171,7 +168,7 @@ def run_demo(
         batch_size=batch_size,
         epochs=epochs,
         verbose=verbose,
-        callbacks=[balancer, callbacks.GeneratorEMA(decay=0.99), grids, record],
+        callbacks=[grids, record],
     )
     seconds = time.time() - start
 

@@ -1,0 +1,197 @@
+"""Named settings for `kgt.GAN`, each with the measured evidence behind it.
+
+A recipe compiles a GAN you built (any generator and discriminator) with a
+set of tricks that was measured together, and returns it; train it with a
+plain `gan.fit(...)` (every trick is in the GAN's step, none needs a
+callback):
+
+```python
+gan = kgt.recipes.small_images(kgt.GAN(generator, discriminator, seed=0))
+gan.fit(images, epochs=60)
+```
+
+| recipe | for | measured (see the linked pages) |
+|---|---|---|
+| `small_images` | image GANs on small data, or whenever D may run ahead | digits DCGAN, FD 6.4 vs vanilla's 10.4; with D's rate 10x G's, 13.9 vs 58.6 (`benchmarks/results/failures.md`, "adaptive_recipe") |
+| `mixtures_2d` | low-dimensional data with separated modes | 20,000 steps, 10 seeds: 61.3% high-quality samples on the 25-mode grid (vanilla 40.1%), 91.1% on the ring (70.9%) (`benchmarks/results/modes.md`, "recommended (2D)") |
+| `dcgan_seeds` | the seed tutorials' DCGAN tricks (0.1.0's demo) | digits FD 5.04 vs vanilla 8.06 (`benchmarks/results/digits.md`) |
+| `r3gan` | R3GAN's modern baseline: the relativistic pairing loss with R1 and R2 and no older trick | not measured to advantage here yet: see `benchmarks/results/modes.md` ("+ relativistic pairing + R1/R2") |
+
+`NAMES` lists them; `get(name)` returns one by name (`keras-gan-tricks
+train --recipe NAME` uses it).
+"""
+
+import keras
+
+from keras_gan_tricks import labels, layers, losses, penalties, tricks
+from keras_gan_tricks._utils import check_int, check_number
+
+
+def _steps(steps):
+    return None if steps is None else check_int("steps", steps, low=1)
+
+
+def small_images(gan, lr=2e-4):
+    """The failure atlas's best recipe on the digits; the demo's.
+
+    One-sided label smoothing 0.1, `kgt.layers.AdaptiveInstanceNoise`
+    (instance noise that rises while D separates real from fake too well),
+    the `DiscriminatorLRBalancer` (D's rate halved while D runs ahead, never
+    below G's), and the generator's moving average (decay 0.99, from which
+    `generate` samples). Adam(lr, beta_1=0.5) for both networks.
+
+    Evidence (`benchmarks/results/failures.md`, 3 seeds, FD in the digits
+    classifier's features): balanced game FD 6.4 against vanilla's 10.4
+    (the average does most of it); D's learning rate 10x G's: 13.9 against
+    58.6; 100x: no better than vanilla (out of a D-rate controller's
+    reach); 10% of the data for 3,480 steps: 15.9 against vanilla's 18.6
+    (DiffAugment did best there, 13.3).
+
+    Args:
+        gan: `kgt.GAN`, built, not yet trained.
+        lr: float > 0. Both networks' learning rate.
+
+    Returns:
+        `gan`, compiled.
+    """
+    lr = check_number("lr", lr, low=0.0, low_open=True)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
+        label_policy=labels.OneSidedSmoothing(0.1),
+        tricks=[
+            layers.AdaptiveInstanceNoise(seed=gan.seed),
+            tricks.DiscriminatorLRBalancer(),
+            tricks.GeneratorEMA(0.99),
+        ],
+    )
+    return gan
+
+
+def mixtures_2d(gan, noise=0.1, steps=None):
+    """The mode benchmark's recommended settings for 2D mixtures.
+
+    The tricks that helped alone on PacGAN's ring and grid: label noise
+    (real targets U(0.7, 1.2), fake U(0, 0.3)), instance noise `noise`
+    decaying linearly to 0 over the first half of training, and the
+    generator's moving average (decay 0.999, its batch-norm statistics
+    recomputed after `fit`). Adam(1e-4, beta_1=0.8), PacGAN's.
+
+    Evidence (`benchmarks/results/modes.md`, 20,000 steps of batch 100, 10
+    seeds): grid 61.3% high-quality samples, 24.7 modes (vanilla 40.1%);
+    ring 91.1% (vanilla 70.9%). Measured with `noise` 0.2 on the grid, 0.1
+    on the ring (a tenth of the spacing scale), decaying over half the run.
+
+    Args:
+        gan: `kgt.GAN`, built, not yet trained.
+        noise: float >= 0. The initial instance-noise stddev.
+        steps: int >= 1, or None. The planned training steps: the noise
+            decays over the first half, as measured. None: over the whole
+            of each `fit` (not measured).
+
+    Returns:
+        `gan`, compiled.
+    """
+    noise = check_number("noise", noise, low=0.0)
+    steps = _steps(steps)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        label_policy=labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
+        tricks=[
+            tricks.InstanceNoiseDecay(
+                noise, 0.0, None if steps is None else max(1, steps // 2)
+            ),
+            tricks.GeneratorEMA(0.999),
+        ],
+    )
+    return gan
+
+
+def dcgan_seeds(gan, noise=0.2, steps=None):
+    """The seed tutorials' DCGAN tricks, as 0.1.0's demo combined them.
+
+    One-sided label smoothing 0.1, instance noise `noise` decaying to 0
+    over the first half of training, the `DiscriminatorLRBalancer`, the
+    generator's moving average (0.99). Adam(2e-4, beta_1=0.5).
+
+    Evidence (`benchmarks/results/digits.md`, 3 seeds): digits FD 5.04 ±
+    0.16 against vanilla's 8.06. `small_images` replaces the decay by
+    adaptive noise (no schedule to size) and ties with it there.
+
+    Args:
+        gan: `kgt.GAN`, built, not yet trained.
+        noise: float >= 0. The initial instance-noise stddev.
+        steps: int >= 1, or None. The planned training steps (the noise
+            decays over the first half, as measured); None: over each whole
+            `fit`.
+
+    Returns:
+        `gan`, compiled.
+    """
+    noise = check_number("noise", noise, low=0.0)
+    steps = _steps(steps)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        label_policy=labels.OneSidedSmoothing(0.1),
+        tricks=[
+            tricks.InstanceNoiseDecay(
+                noise, 0.0, None if steps is None else max(1, steps // 2)
+            ),
+            tricks.DiscriminatorLRBalancer(),
+            tricks.GeneratorEMA(0.99),
+        ],
+    )
+    return gan
+
+
+def r3gan(gan, gamma=0.1, steps=None, lr=2e-4):
+    """R3GAN's regularised relativistic objective (Huang et al. 2024).
+
+    The relativistic pairing loss with R1 and R2 of weight `gamma`, which
+    (with `steps`) decays by cosine to a tenth over training as R3GAN's
+    schedule does, Adam(lr, beta_1=0, beta_2=0.99), and none of the older
+    tricks (no label policy, no noise). The paper pairs it with its own
+    modernised architecture, which this recipe does not build.
+
+    Evidence: not yet measured to advantage here; the mode benchmark's row
+    "+ relativistic pairing + R1/R2" (`benchmarks/results/modes.md`) holds
+    what was measured.
+
+    Args:
+        gan: `kgt.GAN`, built, not yet trained.
+        gamma: float >= 0. R1's and R2's weight (the paper tunes it per
+            dataset; 0.1 suits the 2D mixtures' scale).
+        steps: int >= 1, or None. Training steps for the cosine decay;
+            None keeps `gamma` fixed.
+        lr: float > 0. Both networks' learning rate.
+
+    Returns:
+        `gan`, compiled.
+    """
+    gamma = check_number("gamma", gamma, low=0.0)
+    steps = _steps(steps)
+    lr = check_number("lr", lr, low=0.0, low_open=True)
+    weight = gamma
+    if steps is not None:
+        weight = keras.optimizers.schedules.CosineDecay(gamma, steps, alpha=0.1)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99),
+        loss=losses.RelativisticPairing(),
+        penalty=[penalties.R1(weight), penalties.R2(weight)],
+    )
+    return gan
+
+
+NAMES = ("small_images", "mixtures_2d", "dcgan_seeds", "r3gan")
+
+
+def get(name):
+    """The recipe function called `name` (one of `NAMES`)."""
+    if name not in NAMES:
+        raise ValueError(
+            f"Unknown recipe. Expected one of {NAMES}. Received: name={name!r}"
+        )
+    return globals()[name]
