@@ -46,6 +46,13 @@ Remedies (not every one applies to every scenario):
                     adaptive instance noise, the balancer, EMA (no schedule
                     to size by hand)
     r1              R1 (gamma 1; the Dirac-GAN's converging remedy)
+    lecam           kgt.penalties.LeCam(0.3) (Tseng et al. 2021, for limited data)
+    bcr             kgt.augment.ConsistencyRegularization() (bCR, translation)
+    topk            kgt.tricks.TopK(0.5): G learns from the better half of its fakes
+    replay          kgt.tricks.ReplayBuffer(256): past fakes for D
+    r3gan           kgt.recipes.r3gan: the relativistic pairing loss, R1 and R2
+                    (gamma 0.1, cosine to a tenth)
+    pack4           PacGAN's packing, kgt.GAN(pack=4) (D on 4 stacked digits)
 
     python benchmarks/failures.py                   # full: 3 seeds
     python benchmarks/failures.py --quick           # under three minutes
@@ -82,6 +89,12 @@ DIGITS_REMEDIES = (
     "ema",
     "demo_recipe",
     "adaptive_recipe",
+    "lecam",
+    "bcr",
+    "topk",
+    "replay",
+    "r3gan",
+    "pack4",
 )
 REMEDIES = {
     "digits": DIGITS_REMEDIES,
@@ -151,16 +164,40 @@ class _Quality(keras.callbacks.Callback):
 
 def digits_gan(options, remedy, seed, steps):
     shape = (8, 8, 1)
+    pack = 4 if remedy == "pack4" else 1
     gan = kgt.GAN(
         kgt.architectures.dcgan_generator(LATENT_DIM, shape, base_filters=64),
         kgt.architectures.dcgan_discriminator(
-            shape, base_filters=options.get("d_filters", 64), stages=2, dropout=0.3
+            (8, 8, pack),
+            base_filters=options.get("d_filters", 64),
+            stages=2,
+            dropout=0.3,
         ),
         latent_dim=LATENT_DIM,
         instance_noise=0.2 if remedy in ("instance_noise", "demo_recipe") else None,
         seed=seed,
+        pack=pack,
     )
-    tricks = []
+    if remedy == "r3gan":
+        # kgt.recipes.r3gan's objective at the scenario's learning rates.
+        gamma = keras.optimizers.schedules.CosineDecay(0.1, max(1, steps), alpha=0.1)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(
+                options.get("d_lr", 2e-4), beta_1=0.0, beta_2=0.99
+            ),
+            g_optimizer=keras.optimizers.Adam(
+                options.get("g_lr", 2e-4), beta_1=0.0, beta_2=0.99
+            ),
+            loss="relativistic_pairing",
+            penalty=[kgt.penalties.R1(gamma), kgt.penalties.R2(gamma)],
+        )
+        return gan, []
+    tricks = {
+        "lecam": [kgt.penalties.LeCam(0.3)],
+        "bcr": [kgt.augment.ConsistencyRegularization(seed=seed)],
+        "topk": [kgt.tricks.TopK(0.5)],
+        "replay": [kgt.tricks.ReplayBuffer(256, seed=seed)],
+    }.get(remedy, [])
     if remedy in ("ema", "demo_recipe", "adaptive_recipe"):
         tricks.append(kgt.tricks.GeneratorEMA(0.99))
     if remedy == "diffaugment":
