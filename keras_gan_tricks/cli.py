@@ -395,9 +395,9 @@ def _draw(gan, n, seed, path, real=None, centers=None, title=None):
         import matplotlib.pyplot as plt
 
         fig, axis = plt.subplots(figsize=(5.5, 5.5))
-        if real is not None:
-            axis.scatter(real[:, 0], real[:, 1], s=2, c="0.75", label="real")
         axis.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", label="generated")
+        if real is not None:  # over the samples: a blob of them hides nothing
+            axis.scatter(real[:, 0], real[:, 1], s=1, c="0.75", label="real")
         if centers is not None:
             axis.scatter(
                 centers[:, 0],
