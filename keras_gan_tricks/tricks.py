@@ -892,13 +892,7 @@ class ReplayBuffer(Trick):
         self.buffer = None
 
     def setup(self, gan):
-        if self.buffer is None:
-            self.buffer = self.add_weight(
-                shape=(self.size, *gan.sample_shape),
-                initializer="zeros",
-                trainable=False,
-                name="buffer",
-            )
+        self.build_buffer(gan.sample_shape)
 
     def build_buffer(self, sample_shape):
         """Makes the buffer for samples of `sample_shape` (outside a GAN)."""
