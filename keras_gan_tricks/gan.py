@@ -69,7 +69,8 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
 
     Wraps any generator (latent vector to sample) and any discriminator
     (sample to one logit per sample, no sigmoid, or to a map of logits as
-    PatchGAN's): Sequential, functional or subclassed. Each `fit` step updates the discriminator `d_steps` times on
+    PatchGAN's): Sequential, functional or subclassed. Each `fit` step
+    updates the discriminator `d_steps` times on
     the batch's real samples and fresh generated ones, then the generator
     once, each network with its own optimizer. The step is written once in
     `keras.ops`; only taking and applying gradients is per backend. Tricks
@@ -333,15 +334,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.loss = loss
         self.label_policy = label_policy
         # As given: one penalty (0.1.0's attribute), a list, or None.
-        self.penalty = (
-            None
-            if not penalties and not penalty_tricks
-            else penalties[0]
-            if len(penalties) == 1
-            and not penalty_tricks
-            and not isinstance(penalty, (list, tuple))
-            else [*penalties, *penalty_tricks]
-        )
+        if isinstance(penalty, (list, tuple)):
+            self.penalty = [*penalties, *penalty_tricks] or None
+        elif penalty_tricks:  # a LeCam given alone
+            self.penalty = penalty_tricks
+        else:
+            self.penalty = penalties[0] if penalties else None
         self.d_steps = d_steps
         self.d_batch = d_batch
         self.joint_discriminator_batch = joint
