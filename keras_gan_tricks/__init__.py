@@ -68,19 +68,4 @@ if not _command_line():
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GAN",
-    "architectures",
-    "augment",
-    "callbacks",
-    "datasets",
-    "evaluation",
-    "images",
-    "labels",
-    "layers",
-    "losses",
-    "penalties",
-    "recipes",
-    "tricks",
-    "__version__",
-]
+__all__ = ["GAN", *_SUBMODULES, "__version__"]

@@ -4,6 +4,7 @@ import math
 import numbers
 
 import keras
+from keras import ops
 
 PACKAGE = "keras_gan_tricks"
 
@@ -146,3 +147,39 @@ def shapes_compatible(a, b):
 def describe_shape(shape):
     """`(batch, 8, 8, 1)` for a sample shape `(8, 8, 1)`."""
     return f"(batch, {', '.join(map(str, shape))})"
+
+
+def check_scheduled(name, value, **number_range):
+    """A number (checked by `check_number` with `number_range`) or a
+    `keras.optimizers.schedules` schedule of the step (a serialized one is
+    deserialized): penalty weights, top-k's fraction."""
+    if isinstance(value, dict):
+        value = keras.saving.deserialize_keras_object(value)
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a number or a keras.optimizers.schedules "
+            f"schedule of the step. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    return check_number(name, value, **number_range)
+
+
+def scheduled_value(name, value, step):
+    """`value` at `step`: the number itself, or the schedule's value."""
+    if not isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    if step is None:
+        raise ValueError(
+            f"`{name}` follows a schedule of the step: call with `step=` "
+            "(kgt.GAN passes its step count). Received: step=None"
+        )
+    return ops.cast(value(step), "float32")
+
+
+def scheduled_config(value):
+    """`value` for a config: a schedule serialized, a number as is."""
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return keras.saving.serialize_keras_object(value)
+    return value

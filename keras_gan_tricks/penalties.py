@@ -35,45 +35,14 @@ from keras_gan_tricks._utils import (
     as_seed_generator,
     check_int,
     check_number,
+    check_scheduled,
     get_optional,
     register,
+    scheduled_config,
+    scheduled_value,
 )
 from keras_gan_tricks.losses import per_sample
 from keras_gan_tricks.tricks import Trick
-
-
-def check_weight(name, value):
-    """A penalty weight: a float >= 0, or a `keras.optimizers.schedules`
-    schedule of the step (a serialized one is deserialized)."""
-    if isinstance(value, dict):
-        value = keras.saving.deserialize_keras_object(value)
-    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"`{name}` must be a number >= 0 or a keras.optimizers.schedules "
-            f"schedule of the step. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    return check_number(name, value, low=0.0)
-
-
-def weight_at(name, value, step):
-    """The weight at `step`: the number itself, or the schedule's value."""
-    if not isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return value
-    if step is None:
-        raise ValueError(
-            f"`{name}` follows a schedule of the step: call the penalty with "
-            f"`step=` (kgt.GAN passes its step count). Received: step=None"
-        )
-    return ops.cast(value(step), "float32")
-
-
-def weight_config(value):
-    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return keras.saving.serialize_keras_object(value)
-    return value
 
 
 def _squared_norms(gradients):
@@ -152,12 +121,12 @@ class GradientPenalty(Penalty):
     """
 
     def __init__(self, weight=10.0, target=1.0, every=1):
-        self.weight = check_weight("weight", weight)
+        self.weight = check_scheduled("weight", weight, low=0.0)
         self.target = check_number("target", target, low=0.0, low_open=True)
         self.every = check_int("every", every, low=1)
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
-        weight = weight_at("weight", self.weight, step)
+        weight = scheduled_value("weight", self.weight, step)
         real = ops.convert_to_tensor(real)
         fake = ops.cast(fake, real.dtype)
         batch = ops.shape(real)[0]
@@ -173,7 +142,7 @@ class GradientPenalty(Penalty):
 
     def get_config(self):
         return {
-            "weight": weight_config(self.weight),
+            "weight": scheduled_config(self.weight),
             "target": self.target,
             "every": self.every,
         }
@@ -201,19 +170,19 @@ class R1(Penalty):
     """
 
     def __init__(self, gamma=10.0, every=1):
-        self.gamma = check_weight("gamma", gamma)
+        self.gamma = check_scheduled("gamma", gamma, low=0.0)
         self.every = check_int("every", every, low=1)
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
         return self._penalise(critic, real, input_gradient, step)
 
     def _penalise(self, critic, samples, input_gradient, step):
-        gamma = weight_at("gamma", self.gamma, step)
+        gamma = scheduled_value("gamma", self.gamma, step)
         gradients = input_gradient(critic, ops.convert_to_tensor(samples))
         return 0.5 * gamma * ops.mean(_squared_norms(gradients))
 
     def get_config(self):
-        return {"gamma": weight_config(self.gamma), "every": self.every}
+        return {"gamma": scheduled_config(self.gamma), "every": self.every}
 
 
 @register
@@ -264,7 +233,7 @@ class LeCam(Trick):
 
     def __init__(self, weight=0.3, decay=0.99, **kwargs):
         super().__init__(**kwargs)
-        self.weight = check_weight("weight", weight)
+        self.weight = check_scheduled("weight", weight, low=0.0)
         self.decay = check_number("decay", decay, low=0.0, high=1.0, high_open=True)
         # [α_real, α_fake, updates so far]
         self.anchors = self.add_weight(
@@ -284,7 +253,7 @@ class LeCam(Trick):
         alpha_real, alpha_fake, _ = ops.unstack(ops.stop_gradient(self.anchors.value))
         real = per_sample(context.real_logits)
         fake = per_sample(context.fake_logits)
-        weight = weight_at("weight", self.weight, context.step)
+        weight = scheduled_value("weight", self.weight, context.step)
         term = ops.mean(ops.square(real - alpha_fake)) + ops.mean(
             ops.square(fake - alpha_real)
         )
@@ -308,7 +277,7 @@ class LeCam(Trick):
     def get_config(self):
         return {
             **super().get_config(),
-            "weight": weight_config(self.weight),
+            "weight": scheduled_config(self.weight),
             "decay": self.decay,
         }
 

@@ -27,8 +27,22 @@ from keras_gan_tricks import labels, layers, losses, penalties, tricks
 from keras_gan_tricks._utils import check_int, check_number
 
 
-def _steps(steps):
-    return None if steps is None else check_int("steps", steps, low=1)
+def _adam(lr, beta_1, beta_2=0.999):
+    """`compile`'s two optimizers: the same Adam for D and G."""
+    return {
+        f"{net}_optimizer": keras.optimizers.Adam(lr, beta_1=beta_1, beta_2=beta_2)
+        for net in ("d", "g")
+    }
+
+
+def _first_half_decay(noise, steps):
+    """Instance noise `noise` decaying linearly to 0 over the first half of
+    `steps` (as measured), or over each whole `fit` when `steps` is None."""
+    noise = check_number("noise", noise, low=0.0)
+    steps = None if steps is None else check_int("steps", steps, low=1)
+    return tricks.InstanceNoiseDecay(
+        noise, 0.0, None if steps is None else max(1, steps // 2)
+    )
 
 
 def small_images(gan, lr=2e-4):
@@ -56,8 +70,7 @@ def small_images(gan, lr=2e-4):
     """
     lr = check_number("lr", lr, low=0.0, low_open=True)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
+        **_adam(lr, 0.5),
         label_policy=labels.OneSidedSmoothing(0.1),
         tricks=[
             layers.AdaptiveInstanceNoise(seed=gan.seed),
@@ -92,18 +105,11 @@ def mixtures_2d(gan, noise=0.1, steps=None):
     Returns:
         `gan`, compiled.
     """
-    noise = check_number("noise", noise, low=0.0)
-    steps = _steps(steps)
+    decay = _first_half_decay(noise, steps)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
-        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+        **_adam(1e-4, 0.8),
         label_policy=labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
-        tricks=[
-            tricks.InstanceNoiseDecay(
-                noise, 0.0, None if steps is None else max(1, steps // 2)
-            ),
-            tricks.GeneratorEMA(0.999),
-        ],
+        tricks=[decay, tricks.GeneratorEMA(0.999)],
     )
     return gan
 
@@ -129,16 +135,12 @@ def dcgan_seeds(gan, noise=0.2, steps=None):
     Returns:
         `gan`, compiled.
     """
-    noise = check_number("noise", noise, low=0.0)
-    steps = _steps(steps)
+    decay = _first_half_decay(noise, steps)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        **_adam(2e-4, 0.5),
         label_policy=labels.OneSidedSmoothing(0.1),
         tricks=[
-            tricks.InstanceNoiseDecay(
-                noise, 0.0, None if steps is None else max(1, steps // 2)
-            ),
+            decay,
             tricks.DiscriminatorLRBalancer(),
             tricks.GeneratorEMA(0.99),
         ],
@@ -174,14 +176,13 @@ def r3gan(gan, gamma=0.1, steps=None, lr=2e-4):
         `gan`, compiled.
     """
     gamma = check_number("gamma", gamma, low=0.0)
-    steps = _steps(steps)
+    steps = None if steps is None else check_int("steps", steps, low=1)
     lr = check_number("lr", lr, low=0.0, low_open=True)
     weight = gamma
     if steps is not None:
         weight = keras.optimizers.schedules.CosineDecay(gamma, steps, alpha=0.1)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99),
-        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99),
+        **_adam(lr, 0.0, 0.99),
         loss=losses.RelativisticPairing(),
         penalty=[penalties.R1(weight), penalties.R2(weight)],
     )

@@ -44,7 +44,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks._utils import (
+    check_int,
+    check_number,
+    check_scheduled,
+    register,
+    scheduled_config,
+    scheduled_value,
+)
 from keras_gan_tricks.losses import per_sample
 
 DECAY_KINDS = ("linear", "exponential", "cosine")
@@ -782,21 +789,6 @@ class PenaltyTerm(Trick):
         return config
 
 
-def _fraction_at(value, step):
-    """A fraction: the number, or a schedule's value at `step`."""
-    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return ops.cast(value(step), "float32")
-    return value
-
-
-def _check_fraction(name, value):
-    if isinstance(value, dict):
-        value = keras.saving.deserialize_keras_object(value)
-    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return value
-    return check_number(name, value, low=0.0, high=1.0, low_open=True)
-
-
 @register
 class TopK(Trick):
     """Top-k generator updates: G learns from its most realistic samples.
@@ -822,7 +814,9 @@ class TopK(Trick):
 
     def __init__(self, fraction=1.0, minimum=0.5, **kwargs):
         super().__init__(**kwargs)
-        self.fraction = _check_fraction("fraction", fraction)
+        self.fraction = check_scheduled(
+            "fraction", fraction, low=0.0, high=1.0, low_open=True
+        )
         self.minimum = check_number(
             "minimum", minimum, low=0.0, high=1.0, low_open=True
         )
@@ -830,14 +824,17 @@ class TopK(Trick):
 
     def start_step(self, step):
         self._current = ops.maximum(
-            ops.cast(_fraction_at(self.fraction, step), "float32"), self.minimum
+            ops.cast(scheduled_value("fraction", self.fraction, step), "float32"),
+            self.minimum,
         )
 
     def generator_logits(self, fake_logits):
         fake_logits = ops.convert_to_tensor(fake_logits)
         fraction = self._current
         if fraction is None:  # outside a step
-            fraction = ops.maximum(_fraction_at(self.fraction, 0), self.minimum)
+            fraction = ops.maximum(
+                scheduled_value("fraction", self.fraction, 0), self.minimum
+            )
         scores = per_sample(fake_logits)
         batch = ops.cast(ops.shape(scores)[0], "float32")
         k = ops.maximum(ops.floor(fraction * batch), 1.0)
@@ -854,10 +851,11 @@ class TopK(Trick):
         return {} if self._current is None else {"topk_fraction": self._current}
 
     def get_config(self):
-        fraction = self.fraction
-        if isinstance(fraction, keras.optimizers.schedules.LearningRateSchedule):
-            fraction = keras.saving.serialize_keras_object(fraction)
-        return {**super().get_config(), "fraction": fraction, "minimum": self.minimum}
+        return {
+            **super().get_config(),
+            "fraction": scheduled_config(self.fraction),
+            "minimum": self.minimum,
+        }
 
 
 @register
