@@ -1,11 +1,14 @@
 """Quality on real images: the 8x8 digits and the 1,000-mode stacked digits.
 
-benchmarks/BENCHMARKS.md section 3. Two settings on the same DCGAN (the demo's networks):
+benchmarks/BENCHMARKS.md section 3. Settings on the same DCGAN (the demo's
+networks):
 
     vanilla  non-saturating loss, Adam(2e-4, 0.5), nothing else
-    tricks   the demo's recipe: one-sided label smoothing 0.1, instance
+    tricks   0.1.0's demo: one-sided label smoothing 0.1, instance
              noise 0.2 decayed to 0 over the first half, the discriminator
              learning-rate balancer, generator EMA (0.99)
+    small_images, dcgan_seeds, r3gan
+             the kgt.recipes of these names (--settings; not by default)
 
 Digits: Frechet distance in the digits classifier's features (10,000
 generated vs all real, and at matched sizes with the real-vs-real floor),
@@ -17,6 +20,7 @@ samples side by side.
     python benchmarks/digits.py                    # full
     python benchmarks/digits.py --quick            # 1 seed, few epochs
     python benchmarks/digits.py --json out.json --plot out.png
+    python benchmarks/digits.py --settings small_images r3gan
 """
 
 import argparse
@@ -24,6 +28,9 @@ import sys
 import time
 
 from _common import mean_se, parse_args, write_json
+
+# vanilla, the 0.1.0 demo's tricks, and kgt.recipes' image recipes.
+SETTINGS = ("vanilla", "tricks", "small_images", "dcgan_seeds", "r3gan")
 
 
 def _parse(argv):
@@ -39,12 +46,13 @@ def _parse(argv):
     parser.add_argument(
         "--settings",
         nargs="+",
-        choices=("vanilla", "tricks"),
+        choices=SETTINGS,
         default=["vanilla", "tricks"],
-        help="train these settings only (the plot needs both)",
+        help="train these settings (the plot needs vanilla and tricks); the "
+        "others are kgt.recipes of the same name",
     )
     args = parse_args(parser, argv)
-    if args.plot and len(set(args.settings)) < 2:
+    if args.plot and not {"vanilla", "tricks"} <= set(args.settings):
         parser.error(
             f"--plot needs both settings. Received: --settings {args.settings}"
         )
@@ -60,7 +68,6 @@ import keras_gan_tricks as kgt  # noqa: E402
 from keras_gan_tricks.demo import LATENT_DIM  # noqa: E402
 
 BATCH = 64
-SETTINGS = ("vanilla", "tricks")
 PUBLISHED_STACKED = {
     "DCGAN on Stacked MNIST (VEEGAN Table 2)": (99, 3.4),
     "PacDCGAN2 on Stacked MNIST (PacGAN Table 2)": (1000, 0.06),
@@ -71,6 +78,7 @@ def train(setting, images, seed, epochs):
     keras.utils.set_random_seed(seed)
     shape = images.shape[1:]
     tricks = setting == "tricks"
+    steps = epochs * int(np.ceil(len(images) / BATCH))
     gan = kgt.GAN(
         kgt.architectures.dcgan_generator(LATENT_DIM, shape, base_filters=64),
         kgt.architectures.dcgan_discriminator(
@@ -80,10 +88,13 @@ def train(setting, images, seed, epochs):
         instance_noise=0.2 if tricks else None,
         seed=seed,
     )
-    gan.compile(label_policy=kgt.labels.OneSidedSmoothing(0.1) if tricks else None)
+    if setting in kgt.recipes.NAMES:
+        options = {} if setting == "small_images" else {"steps": steps}
+        kgt.recipes.get(setting)(gan, **options)
+    else:
+        gan.compile(label_policy=kgt.labels.OneSidedSmoothing(0.1) if tricks else None)
     callbacks = []
     if tricks:
-        steps = epochs * int(np.ceil(len(images) / BATCH))
         callbacks = [
             kgt.callbacks.InstanceNoiseDecay(
                 initial=0.2, final=0.0, steps=max(1, steps // 2)
@@ -175,7 +186,7 @@ def main():
         print(f"  published: {name}: {modes} modes, KL {kl}")
     if args.plot:
         # Each row: 8 vanilla samples, then 8 with the tricks.
-        rows = [grids[s].reshape(8, 8, *grids[s].shape[1:]) for s in SETTINGS]
+        rows = [grids[s].reshape(8, 8, *grids[s].shape[1:]) for s in SETTINGS[:2]]
         both = np.concatenate(rows, axis=1).reshape(-1, *grids["vanilla"].shape[1:])
         kgt.images.save_image_grid(both, args.plot, columns=16, scale=4)
     if args.json:

@@ -53,6 +53,10 @@ Remedies (not every one applies to every scenario):
     r3gan           kgt.recipes.r3gan: the relativistic pairing loss, R1 and R2
                     (gamma 0.1, cosine to a tenth)
     pack4           PacGAN's packing, kgt.GAN(pack=4) (D on 4 stacked digits)
+    r3gan_ema       r3gan with the generator's average (EMA 0.99), as R3GAN
+                    itself samples
+    bcr_ema         bCR with the generator's average (EMA 0.99)
+    bcr_recipe      the adaptive recipe (kgt.recipes.small_images) with bCR
 
     python benchmarks/failures.py                   # full: 3 seeds
     python benchmarks/failures.py --quick           # under three minutes
@@ -95,6 +99,9 @@ DIGITS_REMEDIES = (
     "replay",
     "r3gan",
     "pack4",
+    "r3gan_ema",
+    "bcr_ema",
+    "bcr_recipe",
 )
 REMEDIES = {
     "digits": DIGITS_REMEDIES,
@@ -178,7 +185,7 @@ def digits_gan(options, remedy, seed, steps):
         seed=seed,
         pack=pack,
     )
-    if remedy == "r3gan":
+    if remedy in ("r3gan", "r3gan_ema"):
         # kgt.recipes.r3gan's objective at the scenario's learning rates.
         gamma = keras.optimizers.schedules.CosineDecay(0.1, max(1, steps), alpha=0.1)
         gan.compile(
@@ -190,6 +197,7 @@ def digits_gan(options, remedy, seed, steps):
             ),
             loss="relativistic_pairing",
             penalty=[kgt.penalties.R1(gamma), kgt.penalties.R2(gamma)],
+            tricks=[kgt.tricks.GeneratorEMA(0.99)] if remedy == "r3gan_ema" else None,
         )
         return gan, []
     tricks = {
@@ -198,20 +206,22 @@ def digits_gan(options, remedy, seed, steps):
         "topk": [kgt.tricks.TopK(0.5)],
         "replay": [kgt.tricks.ReplayBuffer(256, seed=seed)],
     }.get(remedy, [])
-    if remedy in ("ema", "demo_recipe", "adaptive_recipe"):
+    if remedy in ("bcr_ema", "bcr_recipe"):
+        tricks.append(kgt.augment.ConsistencyRegularization(seed=seed))
+    if remedy in ("ema", "demo_recipe", "adaptive_recipe", "bcr_ema", "bcr_recipe"):
         tricks.append(kgt.tricks.GeneratorEMA(0.99))
     if remedy == "diffaugment":
         tricks.append(kgt.augment.DiffAugment(seed=seed))
     if remedy == "ada":
         tricks.append(kgt.augment.AdaptiveAugment(speed=20_000, seed=seed))
-    if remedy in ("adaptive_noise", "adaptive_recipe"):
+    if remedy in ("adaptive_noise", "adaptive_recipe", "bcr_recipe"):
         tricks.append(kgt.layers.AdaptiveInstanceNoise(seed=seed))
     gan.compile(
         d_optimizer=keras.optimizers.Adam(options.get("d_lr", 2e-4), beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
         label_policy=(
             kgt.labels.OneSidedSmoothing(0.1)
-            if remedy in ("demo_recipe", "adaptive_recipe")
+            if remedy in ("demo_recipe", "adaptive_recipe", "bcr_recipe")
             else None
         ),
         tricks=tricks,
@@ -219,7 +229,7 @@ def digits_gan(options, remedy, seed, steps):
     callbacks = []
     if remedy in ("instance_noise", "demo_recipe"):
         callbacks.append(kgt.callbacks.InstanceNoiseDecay(0.2, 0.0, max(1, steps // 2)))
-    if remedy in ("balancer", "demo_recipe", "adaptive_recipe"):
+    if remedy in ("balancer", "demo_recipe", "adaptive_recipe", "bcr_recipe"):
         callbacks.append(kgt.callbacks.DiscriminatorLRBalancer(verbose=0))
     return gan, callbacks
 

@@ -137,6 +137,24 @@ ROWS = {
         "ema": True,
         "pack": 4,
     },
+    # Top-k as the failure atlas runs it (the better half of the fakes);
+    # TF-GAN's pool of past fakes at its default odds. bCR has no row here:
+    # its augmentations (translation, colour, cutout) are for images.
+    "+ top-k 0.5": {"topk": True},
+    "+ replay buffer 256": {"replay": True},
+    # R3GAN's objective with the recommended set's sharpening (instance
+    # noise, the average); label noise left out (the pairing loss has no
+    # targets).
+    "relativistic pairing + R1/R2 + instance noise + EMA": {
+        "loss": "rp",
+        "r1r2": True,
+        "noise": True,
+        "ema": True,
+    },
+    # kgt.recipes.r3gan as it stands (its own Adam(2e-4, 0, 0.99), gamma 0.1
+    # decayed by cosine to a tenth), then with the average R3GAN also keeps.
+    "r3gan recipe": {"recipe": "r3gan"},
+    "r3gan recipe + EMA 0.999": {"recipe": "r3gan", "ema": True},
 }
 POLICIES = {
     "oss": lambda: kgt.labels.OneSidedSmoothing(0.1),
@@ -174,15 +192,24 @@ def train(dataset, row, seed, steps):
         penalty += [kgt.penalties.R1(0.1), kgt.penalties.R2(0.1)]
     if options.get("lecam"):
         penalty.append(kgt.penalties.LeCam(0.3))
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
-        g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
-        loss="relativistic_pairing"
-        if options.get("loss") == "rp"
-        else "non_saturating",
-        label_policy=POLICIES[options["policy"]]() if "policy" in options else None,
-        penalty=penalty or None,
-    )
+    tricks = []
+    if options.get("topk"):
+        tricks.append(kgt.tricks.TopK(0.5))
+    if options.get("replay"):
+        tricks.append(kgt.tricks.ReplayBuffer(256, seed=seed))
+    if "recipe" in options:
+        kgt.recipes.get(options["recipe"])(gan, steps=steps)
+    else:
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+            g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+            loss="relativistic_pairing"
+            if options.get("loss") == "rp"
+            else "non_saturating",
+            label_policy=POLICIES[options["policy"]]() if "policy" in options else None,
+            penalty=penalty or None,
+            tricks=tricks or None,
+        )
     callbacks = []
     if options.get("noise"):
         callbacks.append(
