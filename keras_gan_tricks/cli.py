@@ -29,7 +29,7 @@ LOSSES = (
     "relativistic_pairing",
 )
 # kgt.recipes.NAMES, named here so that --help imports no backend.
-RECIPES = ("small_images", "mixtures_2d", "dcgan_seeds", "r3gan")
+RECIPES = ("small_images", "limited_data", "mixtures_2d", "dcgan_seeds", "r3gan")
 # The flags that configure training, which a recipe configures instead.
 TRICK_FLAGS = (
     "loss",
@@ -150,7 +150,7 @@ def _parser():
         "--recipe",
         choices=("auto", "none", *RECIPES),
         default="auto",
-        help="kgt.recipes: auto = the best measured for the data (mixtures_2d "
+        help="kgt.recipes: auto = the best measured for the data (r3gan "
         "for ring/grid, small_images for images) unless a trick flag is given; "
         "none = only the trick flags",
     )
@@ -251,7 +251,11 @@ def _train(args):
     callbacks = []
     if recipe:
         steps = args.epochs * -(-len(data) // args.batch_size)
-        options = {"small_images": {}, "mixtures_2d": {"steps": steps}}
+        options = {
+            "small_images": {},
+            "limited_data": {},
+            "mixtures_2d": {"steps": steps},
+        }
         options.update(dcgan_seeds={"steps": steps}, r3gan={"steps": steps})
         if recipe == "mixtures_2d" and args.data in MIXTURE_NOISE:
             options[recipe]["noise"] = MIXTURE_NOISE[args.data]
@@ -286,11 +290,16 @@ def _recipe(args):
     if args.recipe == "auto":
         if given:
             return None
-        return "mixtures_2d" if args.data in ("ring", "grid") else "small_images"
+        return "r3gan" if args.data in ("ring", "grid") else "small_images"
     if given:
         raise UsageError(
             f"--recipe {args.recipe} sets the training itself; drop "
             f"{', '.join(given)} or use --recipe none"
+        )
+    if args.recipe == "limited_data" and args.data in ("ring", "grid"):
+        raise UsageError(
+            "--recipe limited_data translates images; --data "
+            f"{args.data} is 2D points (try --recipe mixtures_2d or r3gan)"
         )
     return args.recipe
 

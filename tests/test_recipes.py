@@ -7,11 +7,20 @@ import pytest
 
 import keras_gan_tricks as kgt
 from keras_gan_tricks import cli
-from tests.nets import mlp_discriminator, mlp_generator
+from tests.nets import (
+    conv_discriminator,
+    conv_generator,
+    mlp_discriminator,
+    mlp_generator,
+)
 
 
 def _gan():
     return kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
+
+
+def _image_gan():
+    return kgt.GAN(conv_generator(), conv_discriminator(), latent_dim=8, seed=0)
 
 
 def _kinds(gan):
@@ -26,6 +35,12 @@ def test_each_recipe_configures_what_was_measured():
         "DiscriminatorLRBalancer",
         "GeneratorEMA",
     ]
+    gan = kgt.recipes.limited_data(_image_gan(), consistency=5.0)
+    bcr, ema = gan.tricks
+    assert isinstance(bcr, kgt.augment.ConsistencyRegularization)
+    assert (bcr.real_weight, bcr.fake_weight, bcr.seed) == (5.0, 5.0, 0)
+    assert ema.decay == 0.99 and gan.label_policy is None
+    assert float(gan.g_optimizer.beta_1) == pytest.approx(0.5)
     gan = kgt.recipes.mixtures_2d(_gan(), noise=0.2, steps=20_000)
     assert gan.label_policy == kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3))
     decay, ema = gan.tricks
@@ -47,18 +62,25 @@ def test_each_recipe_configures_what_was_measured():
     assert float(at(r1.gamma(0))) == pytest.approx(1.0)
     assert float(at(r2.gamma(100))) == pytest.approx(0.1)
     assert gan.label_policy is None and gan.instance_noise is None
+    (ema,) = [t for t in gan.tricks if isinstance(t, kgt.tricks.GeneratorEMA)]
+    assert ema.decay == 0.999
+    assert "GeneratorEMA" not in _kinds(kgt.recipes.r3gan(_gan(), ema=None))
 
 
 @pytest.mark.parametrize("name", kgt.recipes.NAMES)
 def test_each_recipe_trains(name):
-    kwargs = {} if name == "small_images" else {"steps": 8}
-    gan = kgt.recipes.get(name)(_gan(), **kwargs)
-    points = kgt.datasets.gaussian_ring(128, seed=0)[0]
-    history = gan.fit(points, batch_size=32, epochs=2, verbose=0).history
+    kwargs = {} if name in ("small_images", "limited_data") else {"steps": 8}
+    if name == "limited_data":  # bCR translates images
+        gan = kgt.recipes.get(name)(_image_gan(), **kwargs)
+        data = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1))
+    else:
+        gan = kgt.recipes.get(name)(_gan(), **kwargs)
+        data = kgt.datasets.gaussian_ring(128, seed=0)[0]
+    history = gan.fit(data, batch_size=32, epochs=2, verbose=0).history
     assert np.all(np.isfinite(history["d_loss"])) and np.all(
         np.isfinite(history["g_loss"])
     )
-    assert gan.generate(4, seed=0).shape == (4, 2)
+    assert gan.generate(4, seed=0).shape == (4, *data.shape[1:])
 
 
 def test_recipe_names_and_arguments_are_checked():
@@ -69,13 +91,17 @@ def test_recipe_names_and_arguments_are_checked():
         kgt.recipes.mixtures_2d(_gan(), steps=0)
     with pytest.raises(ValueError, match="noise=-1"):
         kgt.recipes.mixtures_2d(_gan(), noise=-1.0)
+    with pytest.raises(ValueError, match="consistency=-1"):
+        kgt.recipes.limited_data(_image_gan(), consistency=-1)
+    with pytest.raises(ValueError, match="ema=1.0"):
+        kgt.recipes.r3gan(_gan(), ema=1.0)
 
 
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--data", "ring"], "mixtures_2d"),
-        (["--data", "grid"], "mixtures_2d"),
+        (["--data", "ring"], "r3gan"),
+        (["--data", "grid"], "r3gan"),
         (["--data", "digits"], "small_images"),
         (["--data", "ring", "--noisy-labels"], None),  # flags alone, as before
         (["--data", "ring", "--recipe", "none"], None),
@@ -93,4 +119,12 @@ def test_a_recipe_and_trick_flags_do_not_mix():
         ["train", "--data", "ring", "--recipe", "r3gan", "--ema", "0.99"]
     )
     with pytest.raises(cli.UsageError, match="--recipe r3gan.*--ema"):
+        cli._recipe(args)
+
+
+def test_limited_data_is_refused_on_points():
+    args = cli._parser().parse_args(
+        ["train", "--data", "grid", "--recipe", "limited_data"]
+    )
+    with pytest.raises(cli.UsageError, match="limited_data.*--data grid"):
         cli._recipe(args)
