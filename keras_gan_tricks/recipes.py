@@ -133,6 +133,9 @@ def mixtures_2d(gan, noise=0.1, steps=None):
     seeds): grid 61.3% high-quality samples, 24.7 modes (vanilla 40.1%);
     ring 91.1% (vanilla 70.9%). Measured with `noise` 0.2 on the grid, 0.1
     on the ring (a tenth of the spacing scale), decaying over half the run.
+    At 40,000 steps (2 seeds) the grid reaches 76.5%, reverse KL 0.358,
+    where `r3gan` reaches 83.3% and 0.020: `keras-gan-tricks train` uses
+    `r3gan` on the mixtures.
 
     Args:
         gan: `kgt.GAN`, built, not yet trained.
