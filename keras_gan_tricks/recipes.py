@@ -16,7 +16,7 @@ gan.fit(images, epochs=60)
 | `limited_data` | a few hundred images, where D memorises | 10% of the digits: FD 8.99 vs vanilla's 18.6, 52% lower (`failures.md`, "Issue 19's stabilisers") |
 | `mixtures_2d` | low-dimensional data with separated modes | 20,000 steps, 10 seeds: 61.3% high-quality samples on the 25-mode grid (vanilla 40.1%), 91.1% on the ring (70.9%) (`benchmarks/results/modes.md`, "recommended (2D)") |
 | `dcgan_seeds` | the seed tutorials' DCGAN tricks (0.1.0's demo) | digits FD 5.04 vs vanilla 8.06 (`benchmarks/results/digits.md`) |
-| `r3gan` | R3GAN's modern baseline: the relativistic pairing loss with R1 and R2, the average, no older trick | 40,000 steps: grid 25/25 modes, 83.3% high quality, reverse KL 0.020 (4 seeds); ring 8/8, 94.0%, KL 0.002 (2 seeds); digits FD 6.16 vs 10.4 (`modes.md`, `failures.md`, "Issue 19's stabilisers") |
+| `r3gan` | R3GAN's modern baseline: the relativistic pairing loss with R1 and R2, the average, no older trick | 40,000 steps: grid 25/25 modes, 83.3% high quality, reverse KL 0.020 (4 seeds); ring 8/8, 94.5%, KL 0.002 (4 seeds); digits FD 6.16 vs 10.4 (`modes.md`, `failures.md`, "Issue 19's stabilisers") |
 
 `NAMES` lists them; `get(name)` returns one by name (`keras-gan-tricks
 train --recipe NAME` uses it).
@@ -208,7 +208,7 @@ def r3gan(gan, gamma=0.1, steps=None, lr=2e-4, ema=0.999):
     high-quality samples, reverse KL 0.020 (PacGAN4 at 400,000 steps:
     93.6%, 0.04); at 20,000 steps 60.4% and KL 0.082 (vanilla 40.1%, 0.377;
     `mixtures_2d` 61.3%, 0.276). On the ring at 40,000 steps all 8 modes,
-    94.0%, KL 0.002. On the digits (`benchmarks/results/failures.md`) FD
+    94.5%, KL 0.002. On the digits (`benchmarks/results/failures.md`) FD
     6.16 ± 0.13 against vanilla's 10.4 (with the average at 0.99; 6.9
     without it).
 
