@@ -49,6 +49,7 @@ TRICK_FLAGS = (
 # The mode benchmark's instance noise for each mixture (a tenth of its
 # spacing scale), with which `mixtures_2d` was measured.
 MIXTURE_NOISE = {"ring": 0.1, "grid": 0.2}
+MIXTURES = tuple(MIXTURE_NOISE)  # the 2D point sets
 
 
 class UsageError(Exception):
@@ -290,13 +291,13 @@ def _recipe(args):
     if args.recipe == "auto":
         if given:
             return None
-        return "r3gan" if args.data in ("ring", "grid") else "small_images"
+        return "r3gan" if args.data in MIXTURES else "small_images"
     if given:
         raise UsageError(
             f"--recipe {args.recipe} sets the training itself; drop "
             f"{', '.join(given)} or use --recipe none"
         )
-    if args.recipe == "limited_data" and args.data in ("ring", "grid"):
+    if args.recipe == "limited_data" and args.data in MIXTURES:
         raise UsageError(
             "--recipe limited_data translates images; --data "
             f"{args.data} is 2D points (try --recipe mixtures_2d or r3gan)"
@@ -379,7 +380,7 @@ def _centers(args):
 def _quality(gan, args, data):
     from keras_gan_tricks import datasets, evaluation
 
-    if args.data in ("ring", "grid"):
+    if args.data in MIXTURES:
         std = datasets.RING_STD if args.data == "ring" else datasets.GRID_STD
         return evaluation.mode_coverage(
             gan.generate(2500, seed=args.seed + 1), _centers(args), std

@@ -70,13 +70,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     Wraps any generator (latent vector to sample) and any discriminator
     (sample to one logit per sample, no sigmoid, or to a map of logits as
     PatchGAN's): Sequential, functional or subclassed. Each `fit` step
-    updates the discriminator `d_steps` times on
-    the batch's real samples and fresh generated ones, then the generator
-    once, each network with its own optimizer. The step is written once in
-    `keras.ops`; only taking and applying gradients is per backend. Tricks
-    (`kgt.tricks`) act inside it through their hooks: `compile(tricks=...)`
-    for the whole life of the GAN, and the tricks of `kgt.callbacks` faces
-    for one `fit`.
+    updates the discriminator `d_steps` times on the batch's real samples
+    and fresh generated ones, then the generator once, each network with
+    its own optimizer. The step is written once in `keras.ops`; only taking
+    and applying gradients is per backend. Tricks (`kgt.tricks`) act
+    inside it through their hooks: `compile(tricks=...)` for the whole life
+    of the GAN, and the tricks of `kgt.callbacks` faces for one `fit`.
 
     A conditional GAN feeds the data's labels to both networks: the generator
     is called on `[z, labels]` and the discriminator on `[samples, labels]`.
