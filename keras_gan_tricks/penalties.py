@@ -42,7 +42,19 @@ from keras_gan_tricks._utils import (
     scheduled_value,
 )
 from keras_gan_tricks.losses import per_sample
-from keras_gan_tricks.tricks import Trick
+from keras_gan_tricks.tricks.base import Trick
+from keras_gan_tricks.tricks.terms import LeCam
+
+__all__ = [
+    "GradientPenalty",
+    "LeCam",
+    "Penalty",
+    "R1",
+    "R2",
+    "get",
+    "get_many",
+    "term_names",
+]
 
 
 def _squared_norms(gradients):
@@ -198,88 +210,6 @@ class R2(R1):
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
         return self._penalise(critic, fake, input_gradient, step)
-
-
-@register
-class LeCam(Trick):
-    """LeCam regularisation: D's outputs held near moving anchors.
-
-    Tseng et al. 2021, "Regularizing Generative Adversarial Networks under
-    Limited Data", eq. 3:
-
-        weight * (mean((D(x_real) - α_fake)²) + mean((D(x_fake) - α_real)²))
-
-    with `α_real`, `α_fake` exponential moving averages (decay `decay`) of
-    D's mean output on real and on generated samples, updated after each
-    step from D's last update (the first step sets them), not
-    differentiated. It keeps D's outputs on real and fake from drifting
-    apart, which is how D overfits a small dataset; for any loss. A map of
-    logits counts by its mean per sample. The anchors are the trick's
-    state: saved, resumed by `BackupAndRestore`.
-
-    Args:
-        weight: float >= 0, or a `keras.optimizers.schedules` schedule of
-            the step. λ (the paper uses 0.3 on CIFAR-10 with 10% of the data).
-        decay: float in [0, 1). The anchors' moving-average decay (0.99).
-
-    Example:
-
-    ```python
-    gan.compile(loss="hinge", penalty=[kgt.penalties.LeCam(0.3)])
-    ```
-    """
-
-    loss_names = ("lecam",)
-
-    def __init__(self, weight=0.3, decay=0.99, **kwargs):
-        super().__init__(**kwargs)
-        self.weight = check_scheduled("weight", weight, low=0.0)
-        self.decay = check_number("decay", decay, low=0.0, high=1.0, high_open=True)
-        # [α_real, α_fake, updates so far]
-        self.anchors = self.add_weight(
-            shape=(3,), initializer="zeros", trainable=False, name="anchors"
-        )
-
-    def anchor_values(self):
-        """`{"real": α_real, "fake": α_fake, "updates": n}` (host side)."""
-        values = ops.convert_to_numpy(self.anchors)
-        return {
-            "real": float(values[0]),
-            "fake": float(values[1]),
-            "updates": int(values[2]),
-        }
-
-    def discriminator_loss(self, context):
-        alpha_real, alpha_fake, _ = ops.unstack(ops.stop_gradient(self.anchors.value))
-        real = per_sample(context.real_logits)
-        fake = per_sample(context.fake_logits)
-        weight = scheduled_value("weight", self.weight, context.step)
-        term = ops.mean(ops.square(real - alpha_fake)) + ops.mean(
-            ops.square(fake - alpha_real)
-        )
-        return {"lecam": weight * term}
-
-    def end_step(self, outcome):
-        alpha_real, alpha_fake, updates = ops.unstack(self.anchors.value)
-        decay = ops.where(updates > 0, self.decay, 0.0)
-        real = ops.mean(per_sample(outcome.real_logits))
-        fake = ops.mean(per_sample(outcome.fake_logits))
-        new = ops.stack(
-            [
-                decay * alpha_real + (1.0 - decay) * real,
-                decay * alpha_fake + (1.0 - decay) * fake,
-                updates + 1.0,
-            ]
-        )
-        finite = ops.cast(outcome.finite, "bool")
-        self.anchors.assign(ops.where(finite, new, self.anchors.value))
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "weight": scheduled_config(self.weight),
-            "decay": self.decay,
-        }
 
 
 def get(identifier):
