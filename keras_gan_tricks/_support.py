@@ -19,6 +19,7 @@ from keras_gan_tricks.architectures import ends_in_tanh, shape_mismatch
 from keras_gan_tricks.layers import InstanceNoise, pack_samples
 from keras_gan_tricks.losses import logits_shape_error
 from keras_gan_tricks.tricks import EMA_GENERATOR, PenaltyTerm, Trick
+from keras_gan_tricks.tricks.base import planned_steps
 
 SEED_STATE_KEY = "seed_generator_state"
 
@@ -87,10 +88,7 @@ class BeginFitTricks(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         gan = self.model
-        epochs, per_epoch = self.params.get("epochs"), self.params.get("steps")
-        steps = None
-        if epochs is not None and per_epoch is not None:
-            steps = max(epochs - self.initial_epoch, 0) * per_epoch
+        steps = planned_steps(self.params, self.initial_epoch)
         for trick in gan._active_tricks():
             trick.fit_begin(gan, steps)
 

@@ -29,6 +29,7 @@ from keras_gan_tricks.gan import GAN
 from keras_gan_tricks.images import _as_images, image_grid, save_image_grid
 from keras_gan_tricks.layers import instance_noise_in
 from keras_gan_tricks.tricks import ScaledSchedule, update_average
+from keras_gan_tricks.tricks.base import planned_steps
 
 DECAY_KINDS = tricks.DECAY_KINDS
 
@@ -151,10 +152,15 @@ class InstanceNoiseDecay(tricks.TrickCallback):
         return int(ops.convert_to_numpy(step))
 
     def on_train_begin(self, logs=None):
-        if not self._bound:
-            epochs, per_epoch = self.params.get("epochs"), self.params.get("steps")
-            steps = None if None in (epochs, per_epoch) else epochs * per_epoch
+        self._planned = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Between batches (another model): the fit's range is planned at its
+        # first epoch, the fit's `initial_epoch`, which callbacks see only here.
+        if not self._bound and not self._planned:
+            steps = planned_steps(self.params, epoch)
             self.trick.begin_range(self._step(), steps)
+            self._planned = True
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._bound:

@@ -190,6 +190,28 @@ def test_decay_without_steps_spans_each_whole_fit():
     assert per_batch == pytest.approx(expected, abs=1e-6)
 
 
+def test_decay_without_steps_on_another_model_counts_initial_epoch():
+    """The plan of a fit is one rule, for the GAN's step and the callback's
+    batch hooks alike: epochs from `initial_epoch` times batches per epoch."""
+    noise = kgt.layers.InstanceNoise(0.0)
+    model = keras.Sequential([keras.Input((2,)), noise, keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    per_batch = []
+    record = EachBatch(lambda b, logs: per_batch.append(logs["noise_stddev"]))
+    x = two_clusters(128)
+    model.fit(
+        x,
+        x[:, :1],
+        batch_size=32,
+        epochs=3,
+        initial_epoch=1,
+        verbose=0,
+        callbacks=[InstanceNoiseDecay(0.4, 0.0), record],
+    )
+    # Epochs 2 and 3: 8 steps, from 0.4 linearly towards 0.
+    assert per_batch == pytest.approx([0.4 * (1 - t / 8) for t in range(8)])
+
+
 def test_decay_without_steps_as_a_compiled_trick():
     gan = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
     gan.compile(tricks=[kgt.tricks.InstanceNoiseDecay(0.3, 0.1)])
