@@ -78,7 +78,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gan_tricks as kgt  # noqa: E402
-from keras_gan_tricks import _support as support  # noqa: E402
+from keras_gan_tricks import _fit as support  # noqa: E402
 
 BATCH = 100
 

@@ -1,58 +1,36 @@
-"""`kgt.GAN`: adversarial training of any generator and discriminator via `fit`."""
+"""`kgt.GAN`: adversarial training of any generator and discriminator via `fit`.
+
+The class and its step. Building and checking it (`_build`), sampling from
+it (`_sampling`) and what every `fit` adds (`_fit`) are plain functions and
+small objects beside it.
+"""
 
 import warnings
 
 import keras
 from keras import ops
 
-from keras_gan_tricks import _backend
-from keras_gan_tricks import labels as labels_module
-from keras_gan_tricks import losses as losses_module
-from keras_gan_tricks import penalties as penalties_module
-from keras_gan_tricks._support import (
-    BeginFitTricks,
-    ConfigMixin,
-    GANOptimizers,
-    SamplingMixin,
-    StopOnNonFinite,
-    check_batch_shape,
-    check_fit_data,
-)
-from keras_gan_tricks._utils import (
-    check_int,
-    register,
-)
+from keras_gan_tricks import _backend, _build, _fit, _sampling
+from keras_gan_tricks._utils import check_int, register
 from keras_gan_tricks.architectures import joint_batch
-from keras_gan_tricks.layers import (
-    AdaptiveInstanceNoise,
-    instance_noise_in,
-    pack_samples,
-)
+from keras_gan_tricks.layers import pack_samples
 from keras_gan_tricks.tricks import (
+    EMA_GENERATOR,
+    AdaptiveInstanceNoise,
     DiscriminatorContext,
     NonFiniteGuard,
-    PenaltyTerm,
     Refs,
     StepOutcome,
     Trick,
     TrickCallback,
     chain_hooks,
+    instance_noise_in,
 )
 
-LATENT_DISTRIBUTIONS = ("normal", "uniform")
-_BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
-
-# `Model.compile` arguments that have no meaning for a GAN; the GAN's own
-# arguments replace them.
-_REJECTED_COMPILE_ARGS = {
-    "optimizer": "pass `d_optimizer=` and `g_optimizer=` instead",
-    "metrics": "the GAN reports its own metrics",
-    "weighted_metrics": "the GAN reports its own metrics",
-    "loss_weights": "the GAN has one loss per network",
-}
+BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
 
 
-class _OutsideStep:
+class OutsideStep:
     """The step operations for objectives evaluated outside a training step
     (by a user, or `evaluate` on a fresh model): nothing to apply."""
 
@@ -64,7 +42,7 @@ class _OutsideStep:
 
 
 @register
-class GAN(SamplingMixin, ConfigMixin, keras.Model):
+class GAN(keras.Model):
     """A generative adversarial network trained with `fit`.
 
     Wraps any generator (latent vector to sample) and any discriminator
@@ -148,31 +126,14 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     ):
         super().__init__(**kwargs)
         self.pack = check_int("pack", pack, low=1)
-        for arg, net in (("generator", generator), ("discriminator", discriminator)):
-            if not isinstance(net, keras.layers.Layer):
-                raise TypeError(
-                    f"`{arg}` must be a keras.Model (or keras.layers.Layer). "
-                    f"Received: {arg}={net!r} (of type {type(net).__name__})"
-                )
-        if generator is discriminator:
-            raise ValueError(
-                "`generator` and `discriminator` must be two different models. "
-                f"Received the same object twice: {generator!r}"
-            )
-        if latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise ValueError(
-                f"`latent_distribution` must be one of {LATENT_DISTRIBUTIONS}. "
-                f"Received: latent_distribution={latent_distribution!r}"
-            )
-        if seed is not None:
-            seed = check_int("seed", seed)
+        _build.check_networks(generator, discriminator, latent_distribution)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_distribution = latent_distribution
-        self.seed = seed
-        self.latent_dim = self._resolve_latent_dim(latent_dim)
-        self.condition_shape, self.condition_dtype = self._resolve_condition(
-            condition_shape, condition_dtype
+        self.seed = None if seed is None else check_int("seed", seed)
+        self.latent_dim = _build.resolve_latent_dim(generator, latent_dim)
+        self.condition_shape, self.condition_dtype = _build.resolve_condition(
+            generator, condition_shape, condition_dtype
         )
         if self.pack > 1 and self.conditional:
             raise ValueError(
@@ -180,11 +141,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                 f"samples of different conditions at once. Received: pack={pack}"
             )
         self.seed_generator = _backend.seed_generator(seed, name="gan_seed_generator")
-        self.instance_noise = self._resolve_instance_noise(instance_noise, seed)
+        self.instance_noise = _build.resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks (Keras hands them the
         # epoch's running means), in one vector: one transfer to read.
         self._batch_values = self.add_weight(
-            shape=(len(_BATCH_VALUES),),
+            shape=(len(BATCH_VALUES),),
             initializer="zeros",
             trainable=False,
             name="batch_values",
@@ -193,26 +154,22 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         # Layers holding tricks' state (EMA weights, balancer), saved,
         # restored and reloaded with the GAN.
         self.trick_states = {}
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-        self._term_trackers = {}
-        self._build_networks()
-        self.d_optimizer = None
-        self.g_optimizer = None
-        self.loss = None
-        self.label_policy = None
-        self.penalty = None
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "d_real", "d_fake")
+        }
+        self.sample_shape = _build.build_networks(self)
+        self.built = True
+        self.d_optimizer = self.g_optimizer = self.loss = None
+        self.label_policy = self.penalty = None
         self.tricks = []
+        self.d_steps, self.d_batch, self.joint_discriminator_batch = 1, "auto", False
         # The tricks of the current fit's callbacks: their state lives in
         # `trick_states`, so they are held, not tracked as the GAN's layers.
         self._fit = Refs(tricks=())
-        self._hooks = chain_hooks(self._active_tricks())
+        self._hooks = chain_hooks(self.active_tricks())
         self._step_key = None
-        self.d_steps = 1
-        self.d_batch = "auto"
-        self.joint_discriminator_batch = False
+        self.compile_options = {}
         self._warned_ignored_labels = False
         # The step of the last `fit` (1 for its first) whose loss was
         # non-finite, where that `fit` stopped, or None.
@@ -228,6 +185,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
 
     def _d_inputs(self, samples, condition):
         return [samples, condition] if self.conditional else samples
+
+    def symbolic_generator_inputs(self):
+        """Symbolic inputs of the generator: `z`, or `[z, labels]`."""
+        return _build.symbolic_generator_inputs(
+            self.latent_dim, self.condition_shape, self.condition_dtype
+        )
 
     # Compilation.
 
@@ -276,78 +239,28 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             **kwargs: `keras.Model.compile` options that apply to a GAN:
                 `run_eagerly`, `jit_compile`, `steps_per_execution`.
         """
-        for arg, why in _REJECTED_COMPILE_ARGS.items():
-            if arg in kwargs:
-                raise TypeError(
-                    f"kgt.GAN.compile() does not take `{arg}`: {why}. "
-                    f"Received: {arg}={kwargs[arg]!r}"
-                )
+        _build.check_compile_options(kwargs)
         d_steps = check_int("d_steps", d_steps, low=1)
         joint = joint_batch(self.discriminator, d_batch)
-        loss = losses_module.get(loss)
-        label_policy = labels_module.get(label_policy)
-        penalties, penalty_tricks = penalties_module.get_many(penalty)
-        tricks = self._check_tricks(tricks)
-        if label_policy is not None and not loss.uses_labels:
-            raise ValueError(
-                f"The {type(loss).__name__} loss has fixed targets, so a label "
-                "policy would have no effect. Use a cross-entropy or least-squares "
-                f"loss, or drop it. Received: label_policy={label_policy!r}"
-            )
-        d_optimizer = self._get_optimizer("d_optimizer", d_optimizer)
-        g_optimizer = self._get_optimizer("g_optimizer", g_optimizer)
-        if d_optimizer is g_optimizer:
-            raise ValueError(
-                "`d_optimizer` and `g_optimizer` must be two different optimizer "
-                "objects: each holds its own network's slots. "
-                f"Received the same object twice: {d_optimizer!r}"
-            )
-        # As Keras's own compile does for `model.optimizer`: under float16
-        # mixed precision each optimizer scales its loss (dynamically), so
-        # small gradients do not flush to zero.
-        if kwargs.pop("auto_scale_loss", True) and self._uses_float16():
-            d_optimizer, g_optimizer = (
-                optimizer
-                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(optimizer)
-                for optimizer in (d_optimizer, g_optimizer)
-            )
-        for arg, net in (
-            ("discriminator", self.discriminator),
-            ("generator", self.generator),
-        ):
-            if not net.trainable_variables:
-                raise ValueError(
-                    f"The {arg} has no trainable variables (is `{arg}.trainable` "
-                    "False?), so it cannot be trained."
-                )
+        optimizers, loss, label_policy, (plain, extra), tricks = _build.compile_parts(
+            self, d_optimizer, g_optimizer, loss, label_policy, penalty, tricks
+        )
+        nets = (self, self.generator, self.discriminator)
+        if kwargs.pop("auto_scale_loss", True) and _build.uses_float16(*nets):
+            optimizers = _build.loss_scaled(optimizers)
         self._glue = _backend.get()
-        self._glue.check_limits(self, penalties or None, kwargs)
+        self._glue.check_limits(self, plain or None, kwargs)
         # No Keras-level optimizer: the default would be an unused RMSprop
         # whose slots for every variable get built and saved.
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
+        self.d_optimizer, self.g_optimizer = optimizers
         # What Keras's trainers and callbacks see as `model.optimizer`.
-        self.optimizer = GANOptimizers(d_optimizer, g_optimizer)
-        self.loss = loss
-        self.label_policy = label_policy
-        # As given: one penalty (0.1.0's attribute), a list, or None.
-        if isinstance(penalty, (list, tuple)):
-            self.penalty = [*penalties, *penalty_tricks] or None
-        elif penalty_tricks:  # a LeCam given alone
-            self.penalty = penalty_tricks
-        else:
-            self.penalty = penalties[0] if penalties else None
-        self.d_steps = d_steps
-        self.d_batch = d_batch
+        self.optimizer = _fit.GANOptimizers(*optimizers)
+        self.loss, self.label_policy = loss, label_policy
+        self.penalty = _build.penalty_attribute(penalty, plain, extra)
+        self.d_steps, self.d_batch = d_steps, d_batch
         self.joint_discriminator_batch = joint
-        self._keras_compile_args = dict(kwargs)
-        names = penalties_module.term_names(penalties)
-        for term, one in zip(names, penalties, strict=True):
-            layer = "penalty_term" if term == "penalty" else f"{term}_term"
-            tricks.append(PenaltyTerm(one, term=term, name=layer))
-        tricks.extend(penalty_tricks)
+        self.compile_options = dict(kwargs)
         self.tricks = tricks
         for trick in tricks:
             trick.setup(self)
@@ -357,9 +270,38 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
+    def get_compile_config(self):
+        return _build.compile_config(self) if self.compiled else {}
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    def get_config(self):
+        return _build.gan_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return _build.gan_from_config(cls, config)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        _sampling.save_streams(self, store)
+
+    def load_own_variables(self, store):
+        keys = _sampling.load_streams(self, store)
+        # The GAN's own variable is its batch values ("0"). 0.1.0 kept the
+        # non-finite latch after it ("1"); the latch restarts with every
+        # fit (now the `NonFiniteGuard`'s), so it is not carried over.
+        super().load_own_variables({k: store[k] for k in keys if k != "1"})
+
     # The tricks of a step.
 
-    def _active_tricks(self):
+    def active_tricks(self):
+        """The tricks the step runs, in order: the `instance_noise` option,
+        `compile`'s tricks, then those of the current fit's callbacks."""
         noise = [] if self.instance_noise is None else [self.instance_noise]
         return [*noise, *self.tricks, *self._fit.tricks]
 
@@ -367,20 +309,20 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         """Runs the compile tricks and `fit_tricks` in the steps from now on
         (a new compiled step only when the set changes)."""
         self._fit.tricks = tuple(fit_tricks)
-        active = self._active_tricks()
+        active = self.active_tricks()
         key = tuple(t.trace_key() for t in active)
         if key != self._step_key:
             self._step_key = key
             self._hooks = chain_hooks(active)
             for name in (n for t in active for n in t.loss_names):
-                if name not in self._term_trackers:
-                    self._term_trackers[name] = keras.metrics.Mean(name=name)
+                if name not in self._trackers:
+                    self._trackers[name] = keras.metrics.Mean(name=name)
             self.train_function = None
             self.test_function = None
 
     def discriminator_input_tricks(self):
         """The GAN's tricks that transform D's inputs, then the discriminator."""
-        tricks = self._active_tricks()
+        tricks = self.active_tricks()
         return [t for t in tricks if "discriminator_input" in t.hooks()] + [
             self.discriminator
         ]
@@ -389,16 +331,14 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         """Gives the GAN its own instance noise (the `instance_noise`
         option) at `stddev` if it has none, saved with it; returns it."""
         if self.instance_noise is None:
-            self.instance_noise = self._resolve_instance_noise(stddev, self.seed)
+            self.instance_noise = _build.resolve_instance_noise(stddev, self.seed)
             self._use_tricks(self._fit.tricks)
         return self.instance_noise
 
     def adaptive_instance_noise(self):
         """The `kgt.layers.AdaptiveInstanceNoise` tricks applied to D's
         inputs (they set their own stddev)."""
-        return [
-            t for t in self._active_tricks() if isinstance(t, AdaptiveInstanceNoise)
-        ]
+        return [t for t in self.active_tricks() if isinstance(t, AdaptiveInstanceNoise)]
 
     def instance_noise_layers(self):
         """Every `kgt.layers.InstanceNoise` applied to D's inputs: the
@@ -420,31 +360,21 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
 
     @property
     def metrics(self):
-        trackers = [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.d_real_tracker,
-            self.d_fake_tracker,
-        ]
-        names = [n for t in self._hooks["discriminator_loss"] for n in t.loss_names]
-        return trackers + [self._term_trackers[n] for n in names]
+        names = ["d_loss", "g_loss", "d_real", "d_fake"]
+        names += [n for t in self._hooks["discriminator_loss"] for n in t.loss_names]
+        return [self._trackers[name] for name in names]
 
     # The step, written once in keras.ops.
 
     def sample_latent_tensor(self, batch_size):
         """Latent vectors drawn from the GAN's own seed generator (in-step)."""
-        shape = (batch_size, self.latent_dim)
-        if self.latent_distribution == "uniform":
-            return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
-        return keras.random.normal(shape, seed=self.seed_generator)
+        return _sampling.sample_latent(
+            (batch_size, self.latent_dim), self.latent_distribution, self.seed_generator
+        )
 
     def _fake(self, batch_size, condition, training):
         z = self.sample_latent_tensor(batch_size)
         return self.generator(self._g_inputs(z, condition), training=training)
-
-    def _packed(self, samples):
-        """A batch as D sees it: packed when `pack > 1`."""
-        return pack_samples(samples, self.pack)
 
     def _discriminate(self, samples, condition, training):
         for trick in self._hooks["discriminator_input"]:
@@ -464,12 +394,11 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         step calling it (the tricks' terms take input gradients and
         conditions from it); None outside a step.
         """
-        step_ops = step_ops or _OutsideStep
+        step_ops = step_ops or OutsideStep
         fake = ops.stop_gradient(self._fake(ops.shape(real)[0], condition, training))
         for trick in self._hooks["discriminator_fakes"]:
             fake = trick.discriminator_fakes(fake, training)
-        real, fake = self._packed(real), self._packed(fake)
-        batch_size = ops.shape(real)[0]
+        real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
         if self.joint_discriminator_batch:
             both = None
             if self.conditional:
@@ -481,8 +410,8 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         else:
             real_logits = self._discriminate(real, condition, training)
             fake_logits = self._discriminate(fake, condition, training)
-        real_labels = ops.ones((batch_size,), dtype="float32")
-        fake_labels = ops.zeros((batch_size,), dtype="float32")
+        real_labels = ops.ones((ops.shape(real)[0],), dtype="float32")
+        fake_labels = ops.zeros((ops.shape(real)[0],), dtype="float32")
         if training and self.label_policy is not None:
             real_labels, fake_labels = self.label_policy(
                 real_labels, fake_labels, seed=self.seed_generator
@@ -490,31 +419,20 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         game = self.loss.discriminator_loss(
             real_logits, fake_logits, real_labels, fake_labels
         )
-        terms = {}
-        if self._hooks["discriminator_loss"]:
-            context = DiscriminatorContext(
-                discriminate=lambda x: self._discriminate(x, condition, training),
-                real=real,
-                fake=fake,
-                real_logits=real_logits,
-                fake_logits=fake_logits,
-                step=self.g_optimizer.iterations,
-                d_step=self.d_optimizer.iterations,
-                training=training,
-                seed=self.seed_generator,
-                input_gradient=step_ops.input_gradient,
-                run_if=step_ops.run_if,
-            )
-            for trick in self._hooks["discriminator_loss"]:
-                for name, value in (trick.discriminator_loss(context) or {}).items():
-                    if name not in trick.loss_names or name in terms:
-                        raise ValueError(
-                            f"The trick {trick.name!r} returned a loss term {name!r} "
-                            "that is not among its `loss_names` "
-                            f"{tuple(trick.loss_names)}, or that another trick "
-                            "also returns. Name each term once, in `loss_names`."
-                        )
-                    terms[name] = ops.cast(value, "float32")
+        context = DiscriminatorContext(
+            discriminate=lambda x: self._discriminate(x, condition, training),
+            real=real,
+            fake=fake,
+            real_logits=real_logits,
+            fake_logits=fake_logits,
+            step=self.g_optimizer.iterations,
+            d_step=self.d_optimizer.iterations,
+            training=training,
+            seed=self.seed_generator,
+            input_gradient=step_ops.input_gradient,
+            run_if=step_ops.run_if,
+        )
+        terms = self._trick_terms(context)
         extra = sum(terms.values()) if terms else ops.zeros((), "float32")
         return game + extra, {
             "real_logits": real_logits,
@@ -524,17 +442,29 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             "terms": terms,
         }
 
+    def _trick_terms(self, context):
+        """Each trick's terms of D's loss, `{name: float32 scalar}`."""
+        terms = {}
+        for trick in self._hooks["discriminator_loss"]:
+            for name, value in (trick.discriminator_loss(context) or {}).items():
+                if name not in trick.loss_names or name in terms:
+                    raise ValueError(
+                        f"The trick {trick.name!r} returned a loss term {name!r} "
+                        "that is not among its `loss_names` "
+                        f"{tuple(trick.loss_names)}, or that another trick "
+                        "also returns. Name each term once, in `loss_names`."
+                    )
+                terms[name] = ops.cast(value, "float32")
+        return terms
+
     def generator_objective(self, batch_size, condition=None, training=True, real=None):
         """The generator's loss on a fresh fake batch; returns `(loss, aux)`.
 
         `real`: the batch's real samples, for a loss whose generator term
         reads D's outputs on them (`loss.needs_real_logits`, the
         relativistic pairing loss)."""
-        fake_logits = self._discriminate(
-            self._packed(self._fake(batch_size, condition, training)),
-            condition,
-            training,
-        )
+        fake = pack_samples(self._fake(batch_size, condition, training), self.pack)
+        fake_logits = self._discriminate(fake, condition, training)
         for trick in self._hooks["generator_logits"]:
             fake_logits = trick.generator_logits(fake_logits)
         aux = {"fake_logits": fake_logits}
@@ -546,33 +476,14 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
                 "real batch: pass `real=` to generator_objective."
             )
         real_logits = ops.stop_gradient(
-            self._discriminate(self._packed(real), condition, training)
+            self._discriminate(pack_samples(real, self.pack), condition, training)
         )
         aux["real_logits"] = real_logits
         return self.loss.generator_loss(fake_logits, real_logits), aux
 
     def _unpack(self, data):
         """Splits a batch into samples and labels, checking it against the GAN."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if sample_weight is not None:
-            raise ValueError(
-                "kgt.GAN does not use sample weights; the data gave a third "
-                "element (sample_weight). Pass (images,) or (images, labels)."
-            )
-        if isinstance(x, (list, tuple)):
-            if len(x) == 2 and y is None:
-                x, y = x
-            else:
-                raise ValueError(
-                    "Each batch must be images or (images, labels). "
-                    f"Received a batch x of {len(x)} tensors."
-                )
-        check_batch_shape(self, x)
-        if self.conditional and y is None:
-            raise ValueError(
-                "This GAN is conditional: pass labels with the images, "
-                "`fit(images, labels)` or a dataset of (images, labels)."
-            )
+        x, y = _fit.split_batch(self, data)
         if not self.conditional and y is not None:
             if not self._warned_ignored_labels:
                 warnings.warn(
@@ -587,18 +498,15 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
     def _record(self, d_loss, g_loss, d_aux, training):
         d_real = ops.mean(self.loss.score(d_aux["real_logits"]))
         d_fake = ops.mean(self.loss.score(d_aux["fake_logits"]))
-        terms = d_aux["terms"]
         if training:
             values = (d_loss, g_loss, d_real, d_fake, d_aux["penalty"])
             self._batch_values.assign(
                 ops.stack([ops.cast(value, "float32") for value in values])
             )
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(d_real)
-        self.d_fake_tracker.update_state(d_fake)
-        for name, value in terms.items():
-            self._term_trackers[name].update_state(value)
+        values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real}
+        values.update(d_fake=d_fake, **d_aux["terms"])
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, *args):
@@ -616,13 +524,12 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         hooks = self._hooks
         for trick in hooks["start_step"]:
             trick.start_step(self.g_optimizer.iterations)
-        token = self.non_finite_guard.begin(
-            [
-                v
-                for net in (self.generator, self.discriminator)
-                for v in net.non_trainable_variables
-            ]
-        )
+        statistics = [
+            v
+            for net in (self.generator, self.discriminator)
+            for v in net.non_trainable_variables
+        ]
+        token = self.non_finite_guard.begin(statistics)
         finite = token["allowed"]
         for _ in range(self.d_steps):
             d_loss, d_aux, finite = step_ops.minimize(
@@ -640,18 +547,17 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
             allow=finite,
         )
         self.non_finite_guard.end(token, finite)
-        if hooks["end_step"]:
-            outcome = StepOutcome(
-                step=self.g_optimizer.iterations,
-                finite=finite,
-                d_loss=d_aux["game_loss"],
-                g_loss=g_loss,
-                terms=d_aux["terms"],
-                real_logits=d_aux["real_logits"],
-                fake_logits=d_aux["fake_logits"],
-            )
-            for trick in hooks["end_step"]:
-                trick.end_step(outcome)
+        outcome = StepOutcome(
+            step=self.g_optimizer.iterations,
+            finite=finite,
+            d_loss=d_aux["game_loss"],
+            g_loss=g_loss,
+            terms=d_aux["terms"],
+            real_logits=d_aux["real_logits"],
+            fake_logits=d_aux["fake_logits"],
+        )
+        for trick in hooks["end_step"]:
+            trick.end_step(outcome)
         logs = self._record(d_loss, g_loss, d_aux, training=True)
         for trick in hooks["logs"]:
             for name, value in trick.logs().items():
@@ -685,53 +591,138 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         self.sync_state()
         values = ops.convert_to_numpy(self._batch_values)
         return {
-            name: float(value)
-            for name, value in zip(_BATCH_VALUES, values, strict=True)
+            name: float(value) for name, value in zip(BATCH_VALUES, values, strict=True)
         }
 
     def call(self, inputs, training=False):
         """Runs the generator: `gan(z)` (or `gan([z, labels])`) gives samples."""
         return self.generator(inputs, training=training)
 
+    # Training and sampling.
+
     def fit(self, x=None, y=None, *args, **kwargs):
-        check_fit_data(self, x, y)
+        _fit.check_fit_data(self, x, y)
         self.non_finite_step = None
-        args = list(args)
-        if len(args) >= 4:  # batch_size, epochs, verbose, callbacks, ...
-            callbacks = args[3] = [*(args[3] or []), StopOnNonFinite()]
-        else:
-            callbacks = [*(kwargs.get("callbacks") or []), StopOnNonFinite()]
-            kwargs["callbacks"] = callbacks
+        bound = _fit.fit_arguments(keras.Model.fit, self, (x, y, *args), kwargs)
+        initial_epoch = bound.arguments["initial_epoch"]
+        # The tricks' `fit_begin` after the user's callbacks (after
+        # `BackupAndRestore` restored the GAN), the non-finite stop last.
+        callbacks = [
+            *(bound.arguments["callbacks"] or []),
+            _fit.BeginFitTricks(initial_epoch),
+            _fit.StopOnNonFinite(),
+        ]
+        bound.arguments["callbacks"] = callbacks
         # Callback faces of tricks hand theirs to the step now, before Keras
         # reads their `async_safe`.
-        initial_epoch = kwargs.get("initial_epoch", args[9] if len(args) > 9 else 0)
-        callbacks.insert(-1, BeginFitTricks(initial_epoch))
         faces = [cb for cb in callbacks if isinstance(cb, TrickCallback)]
-        fit_tricks = [cb.bind(self) for cb in faces]
-        fit_tricks = [t for t in fit_tricks if t is not None]
+        fit_tricks = [t for t in (cb.bind(self) for cb in faces) if t is not None]
         for trick in fit_tricks:
             trick.setup(self)
         self._use_tricks(fit_tricks)
         try:
-            history = super().fit(x, y, *args, **kwargs)
-            for trick in self._active_tricks():
+            history = super().fit(*bound.args[1:], **bound.kwargs)
+            for trick in self.active_tricks():
                 trick.fit_end(self)
             return history
         finally:
             for callback in faces:
                 callback.unbind()
-            # Keras does this for `model.optimizer` only: an optimizer with
-            # `use_ema=True` swaps in its moving averages when training ends.
-            if self.compiled:
-                for optimizer, net in (
-                    (self.d_optimizer, self.discriminator),
-                    (self.g_optimizer, self.generator),
-                ):
-                    optimizer.finalize_variable_values(net.trainable_variables)
+            self._finalize_optimizers()
+
+    def _finalize_optimizers(self):
+        # Keras does this for `model.optimizer` only: an optimizer with
+        # `use_ema=True` swaps in its moving averages when training ends.
+        if self.compiled:
+            for optimizer, net in (
+                (self.d_optimizer, self.discriminator),
+                (self.g_optimizer, self.generator),
+            ):
+                optimizer.finalize_variable_values(net.trainable_variables)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        check_fit_data(self, x, y)
+        _fit.check_fit_data(self, x, y)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def sample_latent(self, n, seed=None):
+        """Returns `n` latent vectors as a NumPy array.
+
+        Drawn with NumPy from `seed`, so the same seed gives the same vectors
+        on every backend and after saving and loading.
+
+        Args:
+            n: int >= 1. How many vectors.
+            seed: int or None. None draws fresh entropy.
+        """
+        n = check_int("n", n, low=1)
+        if seed is not None:
+            seed = check_int("seed", seed, low=0)
+        return _sampling.sample_latent(
+            (n, self.latent_dim), self.latent_distribution, seed
+        )
+
+    def generate(self, n, seed=None, labels=None, batch_size=256, use_ema=True):
+        """Returns `n` generated samples as a float32 NumPy array (inference mode).
+
+        Args:
+            n: int >= 1. How many samples.
+            seed: int or None. Seeds the latent vectors (see `sample_latent`):
+                the same seed gives the same samples from the same weights.
+            labels: array of `n` labels, for a conditional GAN (required
+                there, rejected otherwise).
+            batch_size: int >= 1. Samples per generator call.
+            use_ema: bool. Sample from the moving average of the generator's
+                weights when `kgt.callbacks.GeneratorEMA` keeps one.
+        """
+        self.sync_state()
+        generator = self.sampling_generator(use_ema)
+        return _sampling.generate(self, generator, n, seed, labels, batch_size)
+
+    def recalibrate_batch_norm(
+        self, batches=16, batch_size=256, labels=None, seed=0, use_ema=True
+    ):
+        """Recomputes the generator's batch-norm statistics from its own
+        samples ("standing statistics", BigGAN).
+
+        A batch-norm layer samples with moving averages of its training
+        batches' statistics, which lag a generator whose weights keep moving,
+        and do not belong to the weights of an averaged generator at all
+        (`GeneratorEMA` copies the raw generator's). This runs the generator
+        in training mode on `batches` batches of latents and sets each
+        batch-norm layer's moving mean and variance to the average of its
+        batch statistics over them; `generate()` then samples with the new
+        statistics. The weights do not change, but the calls run in training
+        mode, so dropout is active during them and a spectral-normalised
+        layer takes its usual power-iteration step per call.
+        `kgt.callbacks.GeneratorEMA` does this for the averaged generator
+        when `fit` ends. Call it outside `fit` (or from `on_train_end`).
+
+        Args:
+            batches: int >= 1. Generator calls to average over.
+            batch_size: int >= 2. Latents per call.
+            labels: for a conditional GAN, an array of conditions (any
+                number, shaped like `generate`'s labels); each call draws
+                `batch_size` of them. Rejected for an unconditional GAN.
+            seed: int >= 0. Seeds the latents (and the labels drawn), so a
+                recalibration is repeatable.
+            use_ema: bool. Recalibrate the averaged generator when
+                `GeneratorEMA` keeps one, else the generator itself.
+
+        Returns:
+            The number of batch-norm layers recalibrated (0 when the
+            generator has none: then nothing runs).
+        """
+        self.sync_state()
+        return _sampling.recalibrate_batch_norm(
+            self, self.sampling_generator(use_ema), batches, batch_size, labels, seed
+        )
+
+    def sampling_generator(self, use_ema=True):
+        """The generator `generate` samples from: the moving average of the
+        generator's weights when a `GeneratorEMA` keeps one and `use_ema`,
+        else the generator itself."""
+        generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
+        return self.generator if generator is None else generator
 
     # State kept for tricks.
 
@@ -739,10 +730,7 @@ class GAN(SamplingMixin, ConfigMixin, keras.Model):
         """Brings the variables up to date during `fit` (on JAX they live in
         Keras's train state; Keras does this when a callback reads
         `self.model`), so reading the GAN from any code sees the latest."""
-        self._backend_glue().sync_state(self)
-
-    def _backend_glue(self):
-        return getattr(self, "_glue", None) or _backend.get()
+        (getattr(self, "_glue", None) or _backend.get()).sync_state(self)
 
     def attach_trick_state(self, name, layer):
         """Keeps `layer` (a trick's state) in the GAN, saved with it.
