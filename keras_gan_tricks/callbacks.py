@@ -26,7 +26,7 @@ from keras import ops
 from keras_gan_tricks import tricks
 from keras_gan_tricks._utils import check_int, check_number
 from keras_gan_tricks.gan import GAN
-from keras_gan_tricks.images import _as_images, image_grid, save_image_grid
+from keras_gan_tricks.images import check_images, image_grid, save_image_grid
 from keras_gan_tricks.layers import instance_noise_in
 from keras_gan_tricks.tricks import ScaledSchedule, update_average
 from keras_gan_tricks.tricks.base import planned_steps
@@ -69,39 +69,19 @@ def find_instance_noise(model):
 
 
 class InstanceNoiseDecay(tricks.TrickCallback):
-    """Decays the instance noise over training steps: the face of
-    `kgt.tricks.InstanceNoiseDecay` (see it for the kinds and arguments).
-
-    At every training step the stddev of every `kgt.layers.InstanceNoise`
-    the model applies to its discriminator's inputs (see
-    `find_instance_noise`) is set to the schedule's value at that step, and
-    logged as `noise_stddev`. The step is the GAN's step count, saved with
-    it, so a resumed or continued run goes on where it was.
+    """The callback face of `kgt.tricks.InstanceNoiseDecay`: the same
+    arguments and decay (see it), for `fit(callbacks=[...])`.
 
     With a `kgt.GAN` and one of the kinds or a Keras schedule, the GAN's
-    compiled step does it (no per-batch Python work, no wait on the step
-    count, on JAX no pull of the train state into the model). With a plain
-    Python callable `schedule` (it may not trace), or another model, the
-    callback sets it before each batch from the optimizer's iteration count.
-
-    With `steps=None` (the default) the decay spans the whole `fit` it is
-    passed to; on a `kgt.GAN` without instance noise it adds the GAN's own
-    at `initial`.
-
-    Args:
-        initial: float >= 0. The stddev at step 0.
-        final: float >= 0. The stddev from `steps` on.
-        steps: int >= 1, or None: the whole of the `fit`. Steps over which
-            to decay.
-        kind: str. `"linear"`, `"exponential"` or `"cosine"`.
-        schedule: `keras.optimizers.schedules.LearningRateSchedule` or
-            callable, or None. Replaces `initial`, `final`, `steps`, `kind`.
+    compiled step does it. With a plain Python callable `schedule` (it may
+    not trace), or another model, the callback sets the stddev of every
+    `kgt.layers.InstanceNoise` the model applies (`find_instance_noise`)
+    before each batch, from the optimizer's iteration count, and logs it
+    as `noise_stddev`.
 
     Example:
 
     ```python
-    gan = kgt.GAN(generator, discriminator)
-    gan.compile()
     gan.fit(images, epochs=20, callbacks=[
         kgt.callbacks.InstanceNoiseDecay(initial=0.3, final=0.0)])
     ```
@@ -110,17 +90,14 @@ class InstanceNoiseDecay(tricks.TrickCallback):
     def __init__(
         self, initial=None, final=0.0, steps=None, kind="linear", schedule=None
     ):
-        super().__init__()
-        self.trick = tricks.InstanceNoiseDecay(
-            initial, final, steps, kind, schedule, name="instance_noise_decay"
+        if isinstance(schedule, dict):
+            schedule = keras.saving.deserialize_keras_object(schedule)
+        super().__init__(
+            tricks.InstanceNoiseDecay(
+                initial, final, steps, kind, schedule, name="instance_noise_decay"
+            )
         )
         self._current = None
-
-    def __getattr__(self, name):
-        # `initial`, `final`, `steps`, `kind`, `schedule`: the trick's.
-        if name in ("initial", "final", "steps", "kind", "schedule"):
-            return getattr(self.trick, name)
-        raise AttributeError(name)
 
     def value(self, step):
         """The stddev at training step `step`, as a float."""
@@ -175,61 +152,32 @@ class InstanceNoiseDecay(tricks.TrickCallback):
 
     on_epoch_end = on_train_batch_end
 
-    def get_config(self):
-        config = self.trick.get_config()
-        return {k: config[k] for k in config if k not in ("name", "trainable", "dtype")}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "schedule" in config:
-            config["schedule"] = keras.saving.deserialize_keras_object(
-                config["schedule"]
-            )
-        return cls(**config)
-
 
 class DiscriminatorLRBalancer(tricks.TrickCallback):
-    """Lowers the discriminator's learning rate while D runs ahead of G, and
-    settles at a rate that holds: the face of
-    `kgt.tricks.DiscriminatorLRBalancer` (see it for the rule).
+    """The callback face of `kgt.tricks.DiscriminatorLRBalancer`: the same
+    arguments and rule (see it), for `fit(callbacks=[...])`.
 
-    With a `kgt.GAN` the controller runs inside the GAN's step: D's rate is
-    its optimizer's own variable (or a `ScaledSchedule` around its
-    schedule), changed there, with no per-batch device sync; the state is
-    kept in the GAN, so it is saved and restored with it. Each change is
-    read at the end of each epoch, printed (with `verbose=1`) and recorded
-    in `changes`; the current rate is in the logs as `d_lr`, D's ranking
-    accuracy over the last window as `d_rank`.
+    With a `kgt.GAN` the controller runs inside the GAN's step and its state
+    is kept in the GAN. Each change is read at the end of each epoch,
+    printed (with `verbose=1`) and recorded in `changes` (dicts with
+    `step`, `old_lr`, `new_lr`, `cause`, `signal` and `reason`).
 
-    For a model that is not a `kgt.GAN`, pass `optimizer=` and `floor=`, and
-    have its `train_step` return the batch's own adversarial losses (no
-    penalty) as `d_loss` and `g_loss`: the callback runs the same
-    controller after each batch, on the loss rule alone (it does not see
-    D's logits).
+    For a model that is not a `kgt.GAN`, pass `optimizer=` (and `floor=`,
+    else 0), and have its `train_step` return the batch's own adversarial
+    losses as `d_loss` and `g_loss`: the callback runs the controller after
+    each batch on the loss rule alone (it does not see D's logits), with
+    `min_lr` 0 unless given.
 
     Args:
-        collapse_below: float > 0. How close to the floor D's smoothed loss
-            must sit to count as collapsed.
-        patience: int >= 1. Batches per window (each decision's evidence).
-        factor: float in (0, 1). Multiplies the rate when D is ahead.
-        min_lr: float >= 0, or None. The rate is never set below this;
-            None: G's learning rate (0 for a model that is not a `kgt.GAN`).
-        recover: float >= 1, or None. Multiplies the rate when D is calm,
-            never back to a rate that failed; None or 1 never raises it.
-        smoothing: float in [0, 1). The loss averages' decay per batch.
         optimizer: `keras.optimizers.Optimizer` or None. D's optimizer, for
             models that are not a `kgt.GAN`.
-        floor: float or None. D's loss floor; computed for a `kgt.GAN`, 0
-            for other models when None.
         verbose: int. 1 prints each change.
-        target: float in (1/2, 1]. D's ranking accuracy above which it is
-            ahead (1: the loss rule alone).
-        recover_below: float in [0, target). The ranking accuracy below
-            which D is calm.
-        warmup: int >= 0. Batches before the ranking accuracy counts.
+        **others: the trick's (`collapse_below`, `patience`, `factor`,
+            `min_lr`, `recover`, `smoothing`, `floor`, `target`,
+            `recover_below`, `warmup`).
     """
 
+    face_config = ("verbose",)
     _STATE = tricks.DiscriminatorLRBalancer.STATE
 
     def __init__(
@@ -247,19 +195,20 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
         recover_below=0.65,
         warmup=100,
     ):
-        super().__init__()
-        self.trick = tricks.DiscriminatorLRBalancer(
-            collapse_below=collapse_below,
-            patience=patience,
-            factor=factor,
-            min_lr=min_lr,
-            recover=recover,
-            smoothing=smoothing,
-            floor=floor,
-            target=target,
-            recover_below=recover_below,
-            warmup=warmup,
-            name="lr_balancer_trick",
+        super().__init__(
+            tricks.DiscriminatorLRBalancer(
+                collapse_below=collapse_below,
+                patience=patience,
+                factor=factor,
+                min_lr=min_lr,
+                recover=recover,
+                smoothing=smoothing,
+                floor=floor,
+                target=target,
+                recover_below=recover_below,
+                warmup=warmup,
+                name="lr_balancer_trick",
+            )
         )
         if optimizer is not None and not isinstance(
             optimizer, keras.optimizers.Optimizer
@@ -272,22 +221,6 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
         self.verbose = verbose
         self.changes = []
         self._seen = None
-
-    def __getattr__(self, name):
-        if name in (
-            "collapse_below",
-            "patience",
-            "factor",
-            "min_lr",
-            "recover",
-            "smoothing",
-            "floor",
-            "target",
-            "recover_below",
-            "warmup",
-        ):
-            return getattr(self.trick, name)
-        raise AttributeError(name)
 
     def bind(self, gan):
         if self.optimizer is not None and self.optimizer is not gan.d_optimizer:
@@ -369,49 +302,25 @@ class DiscriminatorLRBalancer(tricks.TrickCallback):
         """D's learning rate now, as a float."""
         return self.trick.current_lr()
 
-    def get_config(self):
-        config = self.trick.get_config()
-        config = {
-            k: config[k] for k in config if k not in ("name", "trainable", "dtype")
-        }
-        return {**config, "verbose": self.verbose}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 class GeneratorEMA(tricks.TrickCallback):
-    """An exponential moving average of the generator's weights: the face
-    of `kgt.tricks.GeneratorEMA` (see it for the update and the batch-norm
-    recalibration when `fit` ends).
+    """The callback face of `kgt.tricks.GeneratorEMA`: the same arguments
+    and average (see it), for `fit(callbacks=[...])`.
 
     With a `kgt.GAN` the averaged generator is kept in the GAN (saved with
     it), the update runs inside the GAN's compiled step, and `generate()`
     samples from it (`generate(..., use_ema=False)` for the raw one). For
     another model with a `generator` attribute it is `callback.ema_generator`,
-    updated after each batch.
-
-    Args:
-        decay: float in [0, 1). Weight of the old average per step.
-        warmup: bool. Use the smaller decay early on.
-        recalibrate_batch_norm: bool or None. Recompute the averaged
-            generator's batch-norm statistics when `fit` ends (a kgt.GAN
-            only). None: for an unconditional GAN, not for a conditional one
-            (True there is an error: it needs labels).
+    updated after each batch (no batch-norm recalibration there).
     """
 
     def __init__(self, decay=0.999, warmup=True, recalibrate_batch_norm=None):
-        super().__init__()
-        self.trick = tricks.GeneratorEMA(
-            decay, warmup, recalibrate_batch_norm, name="generator_ema"
+        super().__init__(
+            tricks.GeneratorEMA(
+                decay, warmup, recalibrate_batch_norm, name="generator_ema"
+            )
         )
         self.ema_generator = None
-
-    def __getattr__(self, name):
-        if name in ("decay", "warmup", "recalibrate_batch_norm"):
-            return getattr(self.trick, name)
-        raise AttributeError(name)
 
     def bind(self, gan):
         trick = super().bind(gan)
@@ -442,17 +351,6 @@ class GeneratorEMA(tricks.TrickCallback):
             return
         model = self.model  # On JAX, reading it brings the weights up to date.
         self.trick.update(_training_step(model))
-
-    def get_config(self):
-        return {
-            "decay": self.decay,
-            "warmup": self.warmup,
-            "recalibrate_batch_norm": self.recalibrate_batch_norm,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -533,7 +431,7 @@ class SampleGrid(keras.callbacks.Callback):
         return ops.convert_to_numpy(generator(z, training=False))
 
     def on_train_begin(self, logs=None):
-        _as_images(self.sample()[:1], arg="generated samples")
+        check_images(self.sample()[:1], arg="generated samples")
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:

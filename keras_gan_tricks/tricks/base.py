@@ -1,6 +1,10 @@
 """The trick protocol: the base class, what its hooks see, and their order."""
 
+from inspect import signature
+
 import keras
+
+from keras_gan_tricks.tricks.signals import discriminator_signal
 
 HOOKS = (
     "start_step",
@@ -169,28 +173,67 @@ class StepOutcome:
         g_loss: G's loss.
         terms: dict of D's extra loss terms.
         real_logits, fake_logits: D's logits in its last update.
+
+    `signal(name)` gives D's signals on those logits (`ranking_accuracy`,
+    `sign_of_real`), computed once per step however many tricks read them.
     """
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
+        self.signals = {}
+
+    def signal(self, name):
+        """D's signal `name` (`"ranking"` or `"sign"`, see
+        `kgt.tricks.discriminator_signal`) on this step's logits, computed
+        on the first call and shared by every later one."""
+        if name not in self.signals:
+            self.signals[name] = discriminator_signal(
+                name, self.real_logits, self.fake_logits
+            )
+        return self.signals[name]
 
 
 class TrickCallback(keras.callbacks.Callback):
-    """A callback face of a trick. In a `kgt.GAN.fit` the GAN runs `trick`
-    inside its step (`GAN.fit` calls `bind`, then `unbind`), so the
-    callback's own batch hooks do nothing and Keras may run them on its
-    callback thread (`async_safe`). With another model, its hooks do the
-    trick's work between batches.
+    """The callback face of a trick: `kgt.callbacks.X` for trick
+    `kgt.tricks.X`, with the trick's arguments and documentation.
+
+    In a `kgt.GAN.fit` the GAN runs `trick` inside its step (`GAN.fit`
+    calls `bind`, then `unbind`), so the callback's own batch hooks do
+    nothing and Keras may run them on its callback thread (`async_safe`).
+    With another model, a face's hooks do the trick's work between batches.
+    The trick's arguments read through the face (`face.decay` is
+    `face.trick.decay`), and its config is the trick's.
 
     The GAN holds such a trick for one fit without tracking it as one of
     its layers, so the trick must keep its state in layers it attaches
     with `gan.attach_trick_state` in `setup` (saved with the GAN, carried in
     JAX's train state), not in variables of its own: on JAX those would be
     outside the train state (the glue says so). A trick that owns its
-    variables belongs in `compile(tricks=[...])`."""
+    variables belongs in `compile(tricks=[...])`.
 
-    trick = None
+    Args:
+        trick: `kgt.tricks.Trick`. The trick the face carries.
+    """
+
+    #: Config keys of the face itself (not the trick's).
+    face_config = ()
     _bound = False
+
+    def __init__(self, trick):
+        super().__init__()
+        if not isinstance(trick, Trick):
+            raise TypeError(
+                f"`trick` must be a kgt.tricks.Trick. Received: trick={trick!r}"
+            )
+        self.trick = trick
+
+    def __getattr__(self, name):
+        # Only reached for names the face lacks: the trick's arguments.
+        trick = self.__dict__.get("trick")
+        arguments = () if trick is None else signature(type(trick)).parameters
+        if name.startswith("_") or name not in arguments:
+            raise AttributeError(name)
+        return getattr(trick, name)
 
     @property
     def async_safe(self):
@@ -203,6 +246,16 @@ class TrickCallback(keras.callbacks.Callback):
 
     def unbind(self):
         self._bound = False
+
+    def get_config(self):
+        config = self.trick.get_config()
+        for key in ("name", "trainable", "dtype"):
+            config.pop(key, None)
+        return {**config, **{key: getattr(self, key) for key in self.face_config}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 def planned_steps(params, first_epoch=0):

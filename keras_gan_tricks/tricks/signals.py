@@ -79,7 +79,7 @@ def adapt_knob(knob, window, outcome, signal, target, interval, speed, high):
     (in [0, high]) moves by `adaptive_step`."""
     batch = ops.shape(per_sample(outcome.real_logits))[0]
     weight = ops.cast(outcome.finite, "float32") * ops.cast(batch, "float32")
-    value = discriminator_signal(signal, outcome.real_logits, outcome.fake_logits)
+    value = outcome.signal(signal)
     due, mean, count, new = feedback_window(
         ops.unstack(window.value), value, weight, outcome.step, interval
     )
