@@ -28,7 +28,7 @@ _SUBMODULES = (
 )
 
 
-def _load():
+def load_modules():
     """Imports the package's modules (and so Keras and its backend), which
     registers every serialisable class with `keras.saving`."""
     import importlib
@@ -41,7 +41,7 @@ def _load():
 
 
 def __getattr__(name):
-    # Only before `_load` (the command line): import what is asked for.
+    # Only before `load_modules` (the command line): import what is asked for.
     import importlib
 
     if name in _SUBMODULES:
@@ -64,8 +64,8 @@ def _command_line():
 # what it needs itself: `--help` then imports no backend, and a run first
 # quiets the backend's logs.
 if not _command_line():
-    _load()
+    load_modules()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["GAN", *_SUBMODULES, "__version__"]

@@ -525,7 +525,7 @@ def main(argv=None):
 def _run(args):
     import keras_gan_tricks
 
-    keras_gan_tricks._load()  # every class registered before any load_model
+    keras_gan_tricks.load_modules()  # every class registered before any load_model
     if args.command == "demo":
         from keras_gan_tricks.demo import describe, run_demo
 

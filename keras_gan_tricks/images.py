@@ -8,8 +8,11 @@ import numpy as np
 from keras_gan_tricks._utils import check_int
 
 
-def _as_images(images, arg="images"):
-    """Checks that `images` is a batch of images; returns (n, H, W, C) float."""
+def check_images(images, arg="images"):
+    """Checks that `images` is a batch of images (n, H, W) or (n, H, W, C)
+    with 1, 3 or 4 channels; returns them as float32 (n, H, W, C).
+
+    Raises `ValueError` naming `arg` otherwise."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -36,7 +39,7 @@ def image_grid(images, columns=None, value_range=(-1.0, 1.0), padding=1):
     Returns:
         A uint8 array `(rows * (h + p) + p, columns * (w + p) + p, channels)`.
     """
-    images = _as_images(images)
+    images = check_images(images)
     n, height, width, channels = images.shape
     columns = (
         math.ceil(math.sqrt(n))
