@@ -4,7 +4,7 @@ benchmarks/BENCHMARKS.md section 3. Settings on the same DCGAN (the demo's
 networks):
 
     vanilla  non-saturating loss, Adam(2e-4, 0.5), nothing else
-    tricks   0.1.0's demo: one-sided label smoothing 0.1, instance
+    tricks   the first demo's: one-sided label smoothing 0.1, instance
              noise 0.2 decayed to 0 over the first half, the discriminator
              learning-rate balancer, generator EMA (0.99)
     small_images, dcgan_seeds, r3gan

@@ -126,7 +126,7 @@ ROWS = {
     # modes, instance noise sharpened the grid, the recalibrated average
     # sharpened both. One-sided smoothing, flips and R1 (gamma 0.1) did not.
     "recommended (2D)": {"policy": "noise", "noise": True, "ema": True},
-    # Issue 19's stabilisers, each alone, then with the recommended set.
+    # The modern stabilisers, each alone, then with the recommended set.
     # PacGAN4 packs each batch of 100 samples into 25 packs of 4.
     "+ PacGAN4 (pack=4)": {"pack": 4},
     "+ relativistic pairing + R1/R2 (gamma 0.1)": {"loss": "rp", "r1r2": True},

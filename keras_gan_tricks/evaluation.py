@@ -655,10 +655,16 @@ def summary(images, real_images, classifier=None):
 __all__ = [
     "DigitsClassifier",
     "class_coverage",
+    "classifier_two_sample_test",
+    "density_coverage",
     "digits_classifier",
+    "features",
     "frechet_distance",
     "frechet_distance_from_features",
+    "kernel_distance",
+    "kl_to_uniform",
     "mode_coverage",
+    "precision_recall",
     "stacked_mode_count",
     "summary",
 ]

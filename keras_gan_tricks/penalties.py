@@ -248,7 +248,7 @@ def get_many(identifier):
 
 
 def term_names(penalties):
-    """The terms' names: `penalty` for one penalty (as in 0.1.0); else
+    """The terms' names: `penalty` for one penalty (the name files keep); else
     `penalty_<class>` (`penalty_r1`, `penalty_r2`), numbered if repeated."""
     if len(penalties) == 1:
         return ["penalty"]

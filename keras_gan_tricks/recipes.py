@@ -13,10 +13,10 @@ gan.fit(images, epochs=60)
 | recipe | for | measured (see the linked pages) |
 |---|---|---|
 | `small_images` | image GANs, or whenever D may run ahead | digits DCGAN, FD 6.4 vs vanilla's 10.4; with D's rate 10x G's, 13.9 vs 58.6 (`benchmarks/results/failures.md`, "adaptive_recipe") |
-| `limited_data` | a few hundred images, where D memorises | 10% of the digits: FD 8.99 vs vanilla's 18.6, 52% lower (`failures.md`, "Issue 19's stabilisers") |
+| `limited_data` | a few hundred images, where D memorises | 10% of the digits: FD 8.99 vs vanilla's 18.6, 52% lower (`failures.md`, "Modern stabilisers") |
 | `mixtures_2d` | low-dimensional data with separated modes | 20,000 steps, 10 seeds: 61.3% high-quality samples on the 25-mode grid (vanilla 40.1%), 91.1% on the ring (70.9%) (`benchmarks/results/modes.md`, "recommended (2D)") |
-| `dcgan_seeds` | the seed tutorials' DCGAN tricks (0.1.0's demo) | digits FD 5.04 vs vanilla 8.06 (`benchmarks/results/digits.md`) |
-| `r3gan` | R3GAN's modern baseline: the relativistic pairing loss with R1 and R2, the average, no older trick | 40,000 steps: grid 25/25 modes, 83.3% high quality, reverse KL 0.020 (4 seeds); ring 8/8, 94.5%, KL 0.002 (4 seeds); digits FD 6.16 vs 10.4 (`modes.md`, `failures.md`, "Issue 19's stabilisers") |
+| `dcgan_seeds` | the seed tutorials' DCGAN tricks (the first demo's) | digits FD 5.04 vs vanilla 8.06 (`benchmarks/results/digits.md`) |
+| `r3gan` | R3GAN's modern baseline: the relativistic pairing loss with R1 and R2, the average, no older trick | 40,000 steps: grid 25/25 modes, 83.3% high quality, reverse KL 0.020 (4 seeds); ring 8/8, 94.5%, KL 0.002 (4 seeds); digits FD 6.16 vs 10.4 (`modes.md`, `failures.md`, "Modern stabilisers") |
 
 `NAMES` lists them; `get(name)` returns one by name (`keras-gan-tricks
 train --recipe NAME` uses it).
@@ -94,7 +94,7 @@ def limited_data(gan, lr=2e-4, consistency=10.0):
     oscillations. On plentiful data bCR slows D down for nothing: use
     `small_images` there.
 
-    Evidence (`benchmarks/results/failures.md`, "Issue 19's stabilisers",
+    Evidence (`benchmarks/results/failures.md`, "Modern stabilisers",
     FD in the digits classifier's features): on 10% of the digits (180
     images) for 3,480 steps, where vanilla memorises (FD 18.6 ± 1.0), FD
     8.99 ± 0.26 (2 seeds; 52% lower) against bCR alone's 10.8,
@@ -157,7 +157,7 @@ def mixtures_2d(gan, noise=0.1, steps=None):
 
 
 def dcgan_seeds(gan, noise=0.2, steps=None):
-    """The seed tutorials' DCGAN tricks, as 0.1.0's demo combined them.
+    """The seed tutorials' DCGAN tricks, as the first demo combined them.
 
     One-sided label smoothing 0.1, instance noise `noise` decaying to 0
     over the first half of training, the `DiscriminatorLRBalancer`, the
@@ -203,7 +203,7 @@ def r3gan(gan, gamma=0.1, steps=None, lr=2e-4, ema=0.999):
     digits' DCGAN here).
 
     Evidence (2 to 4 seeds, not the protocol's 10;
-    `benchmarks/results/modes.md`, "Issue 19's stabilisers"): on the
+    `benchmarks/results/modes.md`, "Modern stabilisers"): on the
     25-mode grid at 40,000 steps all 25 modes in every seed, 83.3%
     high-quality samples, reverse KL 0.020 (PacGAN4 at 400,000 steps:
     93.6%, 0.04); at 20,000 steps 60.4% and KL 0.082 (vanilla 40.1%, 0.377;

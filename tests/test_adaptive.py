@@ -1,4 +1,4 @@
-"""The feedback loops of issue 17: D's signals, adaptive instance noise."""
+"""The feedback loops: D's signals, adaptive instance noise."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Top-k generator updates and the replay buffer of past fakes (issue 19),
+"""Top-k generator updates and the replay buffer of past fakes,
 on the trick protocol; CI runs this module on all three backends."""
 
 import os

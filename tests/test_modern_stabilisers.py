@@ -1,4 +1,4 @@
-"""Issue 19's stabilisers: the relativistic pairing loss, several penalties
+"""The modern stabilisers: the relativistic pairing loss, several penalties
 with scheduled weights, LeCam. Each against a NumPy reference written from
 its paper, and training inside kgt.GAN (CI runs this module on all three
 backends)."""

@@ -16,8 +16,8 @@ PACKAGE = os.path.join(ROOT, "keras_gan_tricks")
 DATA = os.path.join(ROOT, "tests", "data")
 
 
-# The README's "Write your own trick", verbatim (tests/test_readme.py checks
-# that the README shows this class).
+# The guide's "Write your own trick", verbatim (tests/test_docs.py checks
+# that docs/own-trick.md shows this class).
 @keras.saving.register_keras_serializable(package="my_tricks")
 class ShiftConsistency(kgt.tricks.Trick):
     """D should not care about a small shift of the real samples (a
