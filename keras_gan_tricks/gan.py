@@ -23,7 +23,7 @@ from keras_gan_tricks.tricks import (
     StepOutcome,
     Trick,
     TrickCallback,
-    chain_hooks,
+    TrickChain,
     instance_noise_in,
 )
 
@@ -167,8 +167,8 @@ class GAN(keras.Model):
         # The tricks of the current fit's callbacks: their state lives in
         # `trick_states`, so they are held, not tracked as the GAN's layers.
         self._fit = Refs(tricks=())
-        self._hooks = chain_hooks(self.active_tricks())
-        self._step_key = None
+        self._chain = TrickChain()
+        self._chain.use(self.active_tricks())
         self.compile_options = {}
         self._warned_ignored_labels = False
         # The step of the last `fit` (1 for its first) whose loss was
@@ -309,12 +309,8 @@ class GAN(keras.Model):
         """Runs the compile tricks and `fit_tricks` in the steps from now on
         (a new compiled step only when the set changes)."""
         self._fit.tricks = tuple(fit_tricks)
-        active = self.active_tricks()
-        key = tuple(t.trace_key() for t in active)
-        if key != self._step_key:
-            self._step_key = key
-            self._hooks = chain_hooks(active)
-            for name in (n for t in active for n in t.loss_names):
+        if self._chain.use(self.active_tricks()):
+            for name in self._chain.loss_names:
                 if name not in self._trackers:
                     self._trackers[name] = keras.metrics.Mean(name=name)
             self.train_function = None
@@ -360,8 +356,7 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        names = ["d_loss", "g_loss", "d_real", "d_fake"]
-        names += [n for t in self._hooks["discriminator_loss"] for n in t.loss_names]
+        names = ["d_loss", "g_loss", "d_real", "d_fake", *self._chain.loss_names]
         return [self._trackers[name] for name in names]
 
     # The step, written once in keras.ops.
@@ -377,8 +372,7 @@ class GAN(keras.Model):
         return self.generator(self._g_inputs(z, condition), training=training)
 
     def _discriminate(self, samples, condition, training):
-        for trick in self._hooks["discriminator_input"]:
-            samples = trick.discriminator_input(samples, training)
+        samples = self._chain.discriminator_input(samples, training)
         return self.discriminator(self._d_inputs(samples, condition), training=training)
 
     def discriminator_objective(
@@ -396,8 +390,7 @@ class GAN(keras.Model):
         """
         step_ops = step_ops or OutsideStep
         fake = ops.stop_gradient(self._fake(ops.shape(real)[0], condition, training))
-        for trick in self._hooks["discriminator_fakes"]:
-            fake = trick.discriminator_fakes(fake, training)
+        fake = self._chain.discriminator_fakes(fake, training)
         real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
         if self.joint_discriminator_batch:
             both = None
@@ -432,7 +425,7 @@ class GAN(keras.Model):
             input_gradient=step_ops.input_gradient,
             run_if=step_ops.run_if,
         )
-        terms = self._trick_terms(context)
+        terms = self._chain.discriminator_terms(context)
         extra = sum(terms.values()) if terms else ops.zeros((), "float32")
         return game + extra, {
             "real_logits": real_logits,
@@ -442,21 +435,6 @@ class GAN(keras.Model):
             "terms": terms,
         }
 
-    def _trick_terms(self, context):
-        """Each trick's terms of D's loss, `{name: float32 scalar}`."""
-        terms = {}
-        for trick in self._hooks["discriminator_loss"]:
-            for name, value in (trick.discriminator_loss(context) or {}).items():
-                if name not in trick.loss_names or name in terms:
-                    raise ValueError(
-                        f"The trick {trick.name!r} returned a loss term {name!r} "
-                        "that is not among its `loss_names` "
-                        f"{tuple(trick.loss_names)}, or that another trick "
-                        "also returns. Name each term once, in `loss_names`."
-                    )
-                terms[name] = ops.cast(value, "float32")
-        return terms
-
     def generator_objective(self, batch_size, condition=None, training=True, real=None):
         """The generator's loss on a fresh fake batch; returns `(loss, aux)`.
 
@@ -465,8 +443,7 @@ class GAN(keras.Model):
         relativistic pairing loss)."""
         fake = pack_samples(self._fake(batch_size, condition, training), self.pack)
         fake_logits = self._discriminate(fake, condition, training)
-        for trick in self._hooks["generator_logits"]:
-            fake_logits = trick.generator_logits(fake_logits)
+        fake_logits = self._chain.generator_logits(fake_logits)
         aux = {"fake_logits": fake_logits}
         if not self.loss.needs_real_logits:
             return self.loss.generator_loss(fake_logits), aux
@@ -521,9 +498,7 @@ class GAN(keras.Model):
 
     def _train_step(self, data, step_ops):
         real, condition = self._unpack(data)
-        hooks = self._hooks
-        for trick in hooks["start_step"]:
-            trick.start_step(self.g_optimizer.iterations)
+        self._chain.start_step(self.g_optimizer.iterations)
         statistics = [
             v
             for net in (self.generator, self.discriminator)
@@ -556,14 +531,9 @@ class GAN(keras.Model):
             real_logits=d_aux["real_logits"],
             fake_logits=d_aux["fake_logits"],
         )
-        for trick in hooks["end_step"]:
-            trick.end_step(outcome)
+        self._chain.end_step(outcome)
         logs = self._record(d_loss, g_loss, d_aux, training=True)
-        for trick in hooks["logs"]:
-            for name, value in trick.logs().items():
-                # A variable's value as the step left it (JAX: in its scope).
-                logs[name] = value.value if isinstance(value, keras.Variable) else value
-        return logs
+        return {**logs, **self._chain.logs()}
 
     def _test_step(self, data, step_ops):
         real, condition = self._unpack(data)

@@ -36,7 +36,8 @@ own with `keras.saving.register_keras_serializable`.
 
 One module per family: `base` (the protocol), `signals` (D's signals and
 the feedback loop they drive), `noise`, `average`, `fakes` (top-k, replay),
-`terms` (penalties and LeCam), `balancer`, `guard` (non-finite steps);
+`terms` (penalties and LeCam), `balancer`, `guard` (non-finite steps),
+`chain` (the tricks of a step, their hooks applied in turn);
 augmentations are in `kgt.augment`. `AdaptiveInstanceNoise`,
 `kgt.augment.AdaptiveAugment` and the balancer are feedback loops on the
 same signals (`ranking_accuracy`, `sign_of_real`, `feedback_window`,
@@ -66,6 +67,7 @@ from keras_gan_tricks.tricks.base import (
     TrickCallback,
     chain_hooks,
 )
+from keras_gan_tricks.tricks.chain import TrickChain
 from keras_gan_tricks.tricks.fakes import ReplayBuffer, TopK
 from keras_gan_tricks.tricks.guard import NonFiniteGuard
 from keras_gan_tricks.tricks.noise import (
@@ -112,6 +114,7 @@ __all__ = [
     "TopK",
     "Trick",
     "TrickCallback",
+    "TrickChain",
     "adapt_knob",
     "adaptive_step",
     "chain_hooks",
