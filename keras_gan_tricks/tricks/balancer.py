@@ -5,8 +5,14 @@ import numpy as np
 from keras import ops
 
 from keras_gan_tricks._utils import check_int, check_number, register
+from keras_gan_tricks.tricks import balancer_rule as rule
+from keras_gan_tricks.tricks.balancer_rule import (
+    BalancerConfig,
+    BalancerInputs,
+    balancer_rule,
+)
 from keras_gan_tricks.tricks.base import Refs, Trick
-from keras_gan_tricks.tricks.signals import feedback_window, ranking_accuracy
+from keras_gan_tricks.tricks.signals import ranking_accuracy
 from keras_gan_tricks.tricks.state import ScalarState
 
 BALANCER_STATE = "lr_balancer"
@@ -85,7 +91,7 @@ class DiscriminatorLRBalancer(Trick):
 
     - D is ahead when the window's mean is above `target`, or when D's
       smoothed loss has stayed within `collapse_below` of its floor for
-      `patience` steps while G's did not fall (the 0.1.0 rule). Then D's
+      `patience` steps while G's did not fall (the loss rule). Then D's
       rate is multiplied by `factor` (never below `min_lr`: by default G's
       own rate, below which G would be the one running ahead). If the rate
       had held or risen since the last lowering, it is remembered as one
@@ -137,33 +143,23 @@ class DiscriminatorLRBalancer(Trick):
             generator's samples are noise that any D tells apart.
     """
 
-    STATE = (
-        "initialized",
-        "base_lr",
-        "scale",
-        "ema_d",
-        "ema_g",
-        "g_reference",
-        "collapse_streak",
-        "balance_streak",
-        "seen",
-    )
+    STATE = rule.STATE
     #: The feedback loop's state: the window (sum and weight of the signal,
     #: the last window's mean), the lowest scale that failed (0: none),
     #: the last decision (1 lowered, -1 raised, 0 held),
     #: the windows since the last lowering, and the signal's lowerings in
     #: a row with the level the first of them found.
-    CONTROL = ("total", "count", "signal", "upper", "last", "since", "run", "level")
+    CONTROL = rule.CONTROL
     #: How far two lowerings in a row must bring the signal down from where
     #: the first found it for a third to be tried.
-    FUTILE_BELOW = 0.01
+    FUTILE_BELOW = rule.FUTILE_BELOW
     #: Windows after a lowering in which the signal lowers again only if
     #: it grew.
-    COOLDOWN = 2
+    COOLDOWN = rule.COOLDOWN
     #: Changes kept between reads: [count, then per slot the FIELDS].
     SLOTS = 32
     FIELDS = ("step", "old_lr", "new_lr", "reason", "signal", "excess")
-    REASONS = {1.0: "ahead", 2.0: "floor", 3.0: "calm"}
+    REASONS = {rule.AHEAD: "ahead", rule.FLOOR: "floor", rule.CALM: "calm"}
 
     def __init__(
         self,
@@ -287,161 +283,46 @@ class DiscriminatorLRBalancer(Trick):
         """One step of the controller (in-step, or eagerly for other models).
         Without D's logits only the loss rule lowers the rate, and D is calm
         once its loss has stayed `2 * collapse_below` above the floor for
-        `patience` steps."""
+        `patience` steps. The rule itself is `balancer_rule`."""
         refs = self.refs
-        s = refs.state.unstack()
-        c = refs.control.unstack()
         # A copy: on PyTorch the variable's tensor changes when it is assigned.
-        lr_now = ops.copy(
+        lr = ops.copy(
             ops.cast(ops.convert_to_tensor(refs.optimizer.learning_rate), "float32")
         )
-        scheduled = refs.schedule is not None
-        # First step: the rate it starts from.
-        fresh = ops.equal(s["initialized"], 0.0)
-        unit = ops.ones((), "float32")
-        no = ops.zeros((), "bool")
-        base = ops.where(fresh, unit if scheduled else lr_now, s["base_lr"])
-        scale = ops.where(fresh, unit, s["scale"])
-        if scheduled:
-            unscaled = lr_now / ops.where(fresh, unit, s["scale"])
-            lr_now = unscaled * scale
-        else:
-            unscaled = base
-        d_loss = ops.cast(d_loss, "float32")
-        g_loss = ops.cast(g_loss, "float32")
-        ok = ops.logical_and(
-            ops.cast(finite, "bool"),
-            ops.logical_and(ops.isfinite(d_loss), ops.isfinite(g_loss)),
-        )
-        smooth = ops.where(s["seen"] > 0, self.smoothing, 0.0)
-        ema_d = smooth * s["ema_d"] + (1 - smooth) * d_loss
-        ema_g = smooth * s["ema_g"] + (1 - smooth) * g_loss
-
-        # The 0.1.0 rule: D's loss at its floor while G's does not fall.
-        if self._floor is None:
-            excess = ops.zeros((), "float32")
-            collapsed = at_floor = no
-            streak = g_reference = ops.zeros((), "float32")
-        else:
-            excess = ema_d - self._floor
-            collapsed = excess < self.collapse_below
-            streak = ops.where(collapsed, s["collapse_streak"] + 1, 0.0)
-            g_reference = ops.where(
-                ops.logical_and(collapsed, ops.equal(s["collapse_streak"], 0.0)),
-                ema_g,
-                s["g_reference"],
-            )
-            fire = ops.logical_and(collapsed, streak >= self.patience)
-            # G's loss has not fallen meaningfully: G is not catching up.
-            stuck = ema_g >= g_reference - 0.1 * ops.abs(g_reference)
-            at_floor = ops.logical_and(fire, stuck)
-            streak = ops.where(fire, 0.0, streak)
-
-        # The signal: D's ranking accuracy over windows of `patience` steps.
-        window = (c["total"], c["count"], c["signal"])
-        balance = s["balance_streak"]
+        rank = None  # (the signal is off with a target of 1)
         if real_logits is not None and self.target < 1.0:
-            value = ranking_accuracy(real_logits, fake_logits)
-            # Not before `warmup` steps: D tells a fresh G's noise apart.
-            counted = ops.logical_and(ok, ops.cast(step, "int32") > self.warmup)
-            due, mean, _, window = feedback_window(
-                window, value, ops.cast(counted, "float32"), step, self.patience
-            )
-            ahead = ops.logical_and(due, mean > self.target)
-            # D's lead outlasts a lowering for a while: within `COOLDOWN`
-            # windows of one, lower again only if the lead still grew.
-            waited = c["since"] >= self.COOLDOWN
-            ahead = ops.logical_and(ahead, ops.logical_or(waited, mean > c["signal"]))
-            since = ops.where(due, c["since"] + 1, c["since"])
-            # Two lowerings in a row (by either rule) that left the signal
-            # where the first found it: D's rate is not what keeps D ahead
-            # (G's own pace is); lowering further would only starve D.
-            now = ops.where(due, mean, c["signal"])
-            # (A level of 0: the run began before any window was measured.)
-            level = ops.where(
-                ops.logical_and(due, ops.equal(c["level"], 0.0)), mean, c["level"]
-            )
-            futile = ops.logical_and(c["run"] >= 2, level > 0.0)
-            futile = ops.logical_and(futile, now >= level - self.FUTILE_BELOW)
-            ahead = ops.logical_and(ahead, ops.logical_not(futile))
-            at_floor = ops.logical_and(at_floor, ops.logical_not(futile))
-            # A run of lowerings ends when the signal falls to the target.
-            run = ops.where(ops.logical_and(due, mean <= self.target), 0.0, c["run"])
-            lowers = ops.logical_or(ahead, at_floor)
-            first = ops.logical_and(lowers, ops.equal(run, 0.0))
-            level = ops.where(first, now, level)
-            run = ops.where(lowers, run + 1, run)
-            calm = ops.logical_and(due, mean < self.recover_below)
-            calm = ops.logical_and(calm, ops.logical_not(collapsed))
-        else:
-            ahead = no
-            since, run, level = c["since"], c["run"], c["level"]
-            off_floor = ops.logical_and(
-                ops.logical_not(collapsed), excess > 2 * self.collapse_below
-            )
-            balance = ops.where(off_floor, balance + 1, 0.0)
-            calm = ops.logical_and(off_floor, balance >= self.patience)
-            balance = ops.where(calm, 0.0, balance)
-        if self.recover in (None, 1.0):
-            calm = no
-        reduce = ops.logical_or(ahead, at_floor)
+            rank = ranking_accuracy(real_logits, fake_logits)
+        inputs = BalancerInputs(
+            step, d_loss, g_loss, lr, finite, rank, min_lr=self._min_lr()
+        )
+        state, control, decision = balancer_rule(
+            refs.state.unstack(), refs.control.unstack(), inputs, self.rule_config()
+        )
+        refs.state.assign_from(state)
+        refs.control.assign_from(control)
+        if refs.schedule is None:
+            refs.lr.assign(ops.cast(decision.new_lr, refs.lr.dtype))
+        entry = (step, decision.old_lr, decision.new_lr, decision.reason)
+        self._record(decision.changed, (*entry, decision.signal, decision.excess))
+        self._d_lr = decision.new_lr
+        self._signal = decision.signal
 
-        upper = c["upper"]
-        lowered = ops.minimum(scale * self.factor, 1.0)
-        floor_scale = ops.where(
-            unscaled > 0, self._min_lr() / ops.maximum(unscaled, 1e-30), 0.0
+    def rule_config(self):
+        """The settings as `balancer_rule` reads them (a `BalancerConfig`)."""
+        return BalancerConfig(
+            collapse_below=self.collapse_below,
+            patience=self.patience,
+            factor=self.factor,
+            recover=self.recover,
+            smoothing=self.smoothing,
+            floor=self._floor,
+            target=self.target,
+            recover_below=self.recover_below,
+            warmup=self.warmup,
+            scheduled=self.refs.schedule is not None,
+            futile_below=self.FUTILE_BELOW,
+            cooldown=self.COOLDOWN,
         )
-        lowered = ops.maximum(lowered, ops.minimum(scale, floor_scale))
-        # A rate failed when D ran ahead at it after the rate had held or
-        # risen; the lowerings that follow in a row answer the same failure
-        # (D's lead outlasts the change). The rate never rises back to one
-        # that failed: at most to the geometric midpoint between the lowest
-        # one and what the first lowering made of it.
-        failed = ops.logical_and(reduce, ops.not_equal(c["last"], 1.0))
-        upper = ops.where(
-            failed, ops.where(upper > 0, ops.minimum(upper, scale), scale), upper
-        )
-        raised = ops.minimum(scale * (self.recover or 1.0), 1.0)
-        ceiling = upper * self.factor**0.5
-        raised = ops.where(upper > 0, ops.minimum(raised, ceiling), raised)
-        rise = ops.logical_and(calm, raised > scale * 1.01)
-        new_scale = ops.where(reduce, lowered, ops.where(rise, raised, scale))
-        decided = ops.logical_or(reduce, calm)
-        last = ops.where(
-            reduce, 1.0, ops.where(decided, ops.where(rise, -1.0, 0.0), c["last"])
-        )
-        changed = ops.logical_and(ok, ops.not_equal(new_scale, scale))
-        new = {
-            "initialized": unit,
-            "base_lr": base,
-            "scale": ops.where(ok, new_scale, scale),
-            "ema_d": ops.where(ok, ema_d, s["ema_d"]),
-            "ema_g": ops.where(ok, ema_g, s["ema_g"]),
-            "g_reference": ops.where(ok, g_reference, s["g_reference"]),
-            "collapse_streak": ops.where(ok, streak, s["collapse_streak"]),
-            "balance_streak": ops.where(ok, balance, s["balance_streak"]),
-            "seen": ops.where(ok, s["seen"] + 1, s["seen"]),
-        }
-        refs.state.assign_from(new)
-        refs.control.assign_from(
-            {
-                "total": window[0],
-                "count": window[1],
-                "signal": window[2],
-                "upper": ops.where(ok, upper, c["upper"]),
-                "last": ops.where(ok, last, c["last"]),
-                "since": ops.where(ok, ops.where(reduce, 0.0, since), c["since"]),
-                "run": ops.where(ok, run, c["run"]),
-                "level": ops.where(ok, level, c["level"]),
-            }
-        )
-        if not scheduled:
-            refs.lr.assign(ops.cast(base * new["scale"], refs.lr.dtype))
-        new_lr = unscaled * new["scale"]
-        reason = ops.where(ahead, 1.0, ops.where(at_floor, 2.0, 3.0))
-        self._record(changed, (step, lr_now, new_lr, reason, window[2], excess))
-        self._d_lr = new_lr
-        self._signal = window[2]
 
     def _min_lr(self):
         if self.min_lr is not None:
