@@ -3,7 +3,8 @@
 A penalty is called `penalty(critic, real, fake, seed=..., input_gradient=...)`,
 where `critic` maps a batch of samples to D's logits (conditioning inputs
 already bound; a PatchGAN map of logits counts by its mean per sample, so
-`D(x)` below is the map's mean), and returns a scalar that `kgt.GAN` adds to the
+`D(x)` below is the map's mean; by its sum with `reduction="sum"`, as in
+TF-GAN and the usual PyTorch code), and returns a scalar that `kgt.GAN` adds to the
 discriminator's loss (and reports as the `penalty` metric). `kgt.GAN`'s step
 passes its backend's `input_gradient`; called on its own (in a `train_step`
 of your own) a penalty takes the active backend's, so every penalty works
@@ -57,6 +58,29 @@ __all__ = [
 ]
 
 
+_REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(reduction):
+    """Returns `reduction` after checking it is one of `_REDUCTIONS`."""
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"`reduction` must be one of {_REDUCTIONS}. "
+            f"Received: reduction={reduction!r}"
+        )
+    return str(reduction)
+
+
+def _per_sample_sum(logits):
+    """float32 `(batch,)`: each sample's logits summed over its map (what
+    differentiating a map, as TF-GAN and `autograd.grad(..., grad_outputs=
+    ones)` do, amounts to; one logit per sample is itself)."""
+    logits = ops.cast(logits, "float32")
+    if len(logits.shape) == 1:
+        return logits
+    return ops.sum(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)
+
+
 def _squared_norms(gradients):
     """Per-sample squared L2 norms of a batch of gradients, in float32."""
     gradients = ops.cast(gradients, "float32")
@@ -72,9 +96,18 @@ class Penalty(Configurable):
     "lazy regularisation", Karras et al. 2020, sec. 3.1), which keeps its
     average strength and saves most of its double backward pass. The
     steps in between add 0 (the `penalty` metric averages both).
+
+    `GradientPenalty`, `R1` and `R2` also take `reduction`: how a
+    discriminator's map of logits (PatchGAN) becomes the one value per
+    sample that is differentiated. `"mean"` (the default) counts the map by
+    its mean, as the losses do; `"sum"` by its sum, as TF-GAN and the usual
+    PyTorch code do (they differentiate the map itself, which sums it). For
+    a map of `N = H·W` logits the sum's gradient is `N` times the mean's;
+    for one logit per sample both are the same.
     """
 
     every = 1
+    reduction = "mean"
 
     def __call__(self, critic, real, fake, seed=None, input_gradient=None, step=None):
         """Returns the penalty, a float32 scalar.
@@ -94,9 +127,10 @@ class Penalty(Configurable):
         if input_gradient is None:
             input_gradient = _backend.input_gradient
         discriminate = critic
+        reduce = _per_sample_sum if self.reduction == "sum" else per_sample
 
-        def critic(x):  # a map of logits counts by its mean per sample
-            return per_sample(discriminate(x))
+        def critic(x):  # a map of logits counts by its mean (or sum) per sample
+            return reduce(discriminate(x))
 
         parameters = inspect.signature(self.call).parameters
         if "input_gradient" not in parameters:  # a subclass from 0.1.0
@@ -110,6 +144,13 @@ class Penalty(Configurable):
     def call(self, critic, real, fake, seed, input_gradient=None):
         """The penalty; `input_gradient(fn, x)` gives `d sum(fn(x)) / dx`."""
         raise NotImplementedError
+
+    def _with_reduction(self, config):
+        """`config`, plus `reduction` where it is not the default (so the
+        default's config is the one earlier versions saved)."""
+        if self.reduction != "mean":
+            config["reduction"] = self.reduction
+        return config
 
 
 @register
@@ -130,12 +171,21 @@ class GradientPenalty(Penalty):
         target: float > 0. The gradient norm aimed at (1 in the paper).
         every: int >= 1. Lazy regularisation: apply it (times `every`)
             on every `every`-th discriminator step only.
+        reduction: `"mean"` or `"sum"`. How a map of logits (PatchGAN)
+            becomes the value per sample that is differentiated: its mean
+            (the default) or its sum (TF-GAN's `wasserstein_gradient_penalty`
+            and the usual PyTorch WGAN-GP code). For a map of `N = H·W`
+            logits the sum's gradient norm is `N` times the mean's, so the
+            target is met at a different point: `"sum"` with `weight=w,
+            target=t` is `"mean"` with `weight=N²·w, target=t / N`. For one
+            logit per sample both are the same.
     """
 
-    def __init__(self, weight=10.0, target=1.0, every=1):
+    def __init__(self, weight=10.0, target=1.0, every=1, reduction="mean"):
         self.weight = check_scheduled("weight", weight, low=0.0)
         self.target = check_number("target", target, low=0.0, low_open=True)
         self.every = check_int("every", every, low=1)
+        self.reduction = _check_reduction(reduction)
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
         weight = scheduled_value("weight", self.weight, step)
@@ -153,11 +203,13 @@ class GradientPenalty(Penalty):
         return weight * ops.mean(ops.square(norms - self.target))
 
     def get_config(self):
-        return {
-            "weight": scheduled_config(self.weight),
-            "target": self.target,
-            "every": self.every,
-        }
+        return self._with_reduction(
+            {
+                "weight": scheduled_config(self.weight),
+                "target": self.target,
+                "every": self.every,
+            }
+        )
 
 
 @register
@@ -179,11 +231,20 @@ class R1(Penalty):
             weight γ (10 is common; the paper's examples use 0.1 to 10).
         every: int >= 1. Lazy regularisation: apply it (times `every`)
             on every `every`-th discriminator step only (StyleGAN2 uses 16).
+        reduction: `"mean"` or `"sum"`. How a map of logits (PatchGAN)
+            becomes the value per sample that is differentiated: its mean
+            (the default) or its sum (TF-GAN and the usual PyTorch code,
+            which differentiate the map). For a map of `N = H·W` logits the
+            sum's gradient is `N` times the mean's, so the penalty on its
+            squared norm is `N²` times larger (`"sum"` with `gamma=g` is
+            `"mean"` with `gamma=N²·g`). For one logit per sample both are
+            the same.
     """
 
-    def __init__(self, gamma=10.0, every=1):
+    def __init__(self, gamma=10.0, every=1, reduction="mean"):
         self.gamma = check_scheduled("gamma", gamma, low=0.0)
         self.every = check_int("every", every, low=1)
+        self.reduction = _check_reduction(reduction)
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
         return self._penalise(critic, real, input_gradient, step)
@@ -194,7 +255,9 @@ class R1(Penalty):
         return 0.5 * gamma * ops.mean(_squared_norms(gradients))
 
     def get_config(self):
-        return {"gamma": scheduled_config(self.gamma), "every": self.every}
+        return self._with_reduction(
+            {"gamma": scheduled_config(self.gamma), "every": self.every}
+        )
 
 
 @register
@@ -206,6 +269,8 @@ class R2(R1):
     Args:
         gamma: float >= 0. The regularisation weight γ.
         every: int >= 1. Lazy regularisation, as in `R1`.
+        reduction: `"mean"` or `"sum"`, as in `R1`: for a map of `N = H·W`
+            logits `"sum"` gives `N²` times `"mean"`'s penalty.
     """
 
     def call(self, critic, real, fake, seed, input_gradient=None, step=None):
