@@ -42,8 +42,6 @@ MODELS = ("dcgan28", "digits8", "mlp2d")
 
 
 def _build(model):
-    import keras
-
     import keras_gan_tricks as kgt
 
     if model == "dcgan28":
@@ -57,15 +55,8 @@ def _build(model):
         return gan, (8, 8, 1), 64
     else:
         shape, batch = (2,), 256
-
-        def mlp(n_in, n_out, activation):
-            layers = [keras.Input((n_in,))]
-            for _ in range(3):
-                layers += [keras.layers.Dense(128), activation()]
-            return keras.Sequential([*layers, keras.layers.Dense(n_out)])
-
-        g = mlp(8, 2, keras.layers.ReLU)
-        d = mlp(2, 1, lambda: keras.layers.LeakyReLU(0.2))
+        g = kgt.architectures.mlp_generator(8, width=128, depth=3, batch_norm=False)
+        d = kgt.architectures.mlp_discriminator(width=128, depth=3)
     return kgt.GAN(g, d, seed=0), shape, batch
 
 

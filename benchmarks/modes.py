@@ -4,9 +4,10 @@ benchmarks/BENCHMARKS.md section 2 (PacGAN's synthetic protocol): 2,500 generate
 samples per run; a sample is high quality within 3 std of its nearest
 centre; a mode is captured if at least one high-quality sample is nearest to
 it; reverse KL of the high-quality samples' mode histogram to uniform.
-Networks as PacGAN: generator MLP 4x400 ReLU with batch norm, z in R^2
-normal; discriminator MLP 3x200 LeakyReLU(0.2) (PacGAN used maxout); Adam
-1e-4, beta_1 0.8, batch 100; `--steps` generator steps per run. Each row is
+Networks as PacGAN (`kgt.architectures.mlp_generator` and
+`mlp_discriminator` at their defaults): generator MLP 4x400 ReLU with batch
+norm, z in R^2 normal; discriminator MLP 3x200 LeakyReLU(0.2) (PacGAN used
+maxout); Adam 1e-4, beta_1 0.8, batch 100; `--steps` generator steps per run. Each row is
 one setting over `--seeds` seeds: mean +- standard error.
 
     python benchmarks/modes.py                       # full: 10 seeds
@@ -71,26 +72,6 @@ PUBLISHED = {
 # Instance noise starts at about the mixture's spacing scale: a tenth of the
 # ring's radius, a tenth of the grid's spacing x 2.
 NOISE = {"ring": 0.1, "grid": 0.2}
-
-
-def generator():
-    layers = [keras.Input((2,))]
-    for _ in range(4):
-        layers += [
-            keras.layers.Dense(400),
-            keras.layers.BatchNormalization(),
-            keras.layers.ReLU(),
-        ]
-    return keras.Sequential([*layers, keras.layers.Dense(2)])
-
-
-def discriminator(minibatch_stddev=False, pack=1):
-    layers = [keras.Input((2 * pack,))]
-    for _ in range(3):
-        layers += [keras.layers.Dense(200), keras.layers.LeakyReLU(0.2)]
-    if minibatch_stddev:
-        layers.append(kgt.layers.MinibatchStdDev(group_size=4))
-    return keras.Sequential([*layers, keras.layers.Dense(1)])
 
 
 # Each row: what it adds to vanilla (non-saturating loss, nothing else).
@@ -178,8 +159,10 @@ def train(dataset, row, seed, steps):
     options = ROWS[row]
     pack = options.get("pack", 1)
     gan = kgt.GAN(
-        generator(),
-        discriminator(options.get("mbstd", False), pack),
+        kgt.architectures.mlp_generator(2),
+        kgt.architectures.mlp_discriminator(
+            pack=pack, minibatch_stddev=options.get("mbstd", False)
+        ),
         latent_dim=2,
         instance_noise=NOISE[dataset] if options.get("noise") else None,
         seed=seed,

@@ -84,24 +84,11 @@ class MyGAN(keras.Model):
 
 
 def build_networks(width):
-    generator = keras.Sequential(
-        [keras.Input((LATENT_DIM,))]
-        + [
-            layer
-            for _ in range(3)
-            for layer in (keras.layers.Dense(width), keras.layers.ReLU())
-        ]
-        + [keras.layers.Dense(2)]
+    """PacGAN-style MLPs for the ring, three hidden layers of `width` units."""
+    generator = kgt.architectures.mlp_generator(
+        LATENT_DIM, width=width, depth=3, batch_norm=False
     )
-    discriminator = keras.Sequential(
-        [keras.Input((2,))]
-        + [
-            layer
-            for _ in range(3)
-            for layer in (keras.layers.Dense(width), keras.layers.LeakyReLU(0.2))
-        ]
-        + [keras.layers.Dense(1)]
-    )
+    discriminator = kgt.architectures.mlp_discriminator(width=width, depth=3)
     return generator, discriminator
 
 

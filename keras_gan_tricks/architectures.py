@@ -1,11 +1,12 @@
-"""DCGAN builders that follow the tricks, and a checker for known gotchas.
+"""GAN builders that follow the tricks, and a checker for known gotchas.
 
 The DCGAN guidelines (Radford et al. 2016) and Chollet's "bag of tricks":
 strided (transposed) convolutions instead of pooling, kernel sizes divisible
 by the stride (else checkerboard artifacts), LeakyReLU rather than ReLU in
 the discriminator (sparse gradients hinder GAN training), batch
 normalization in the generator, dropout in the discriminator, and `tanh` at
-the generator's output for data scaled to [-1, 1].
+the generator's output for data scaled to [-1, 1]. For low-dimensional
+data (the 2D Gaussian mixtures), the MLPs of PacGAN (Lin et al. 2018).
 """
 
 import collections
@@ -84,6 +85,24 @@ def _activation(name):
     raise ValueError(
         f"`activation` must be 'leaky_relu' or 'relu'. Received: activation={name!r}"
     )
+
+
+def _positive_ints(**values):
+    """The values, each checked to be an int >= 1 (the error names it)."""
+    return [check_int(name, value, low=1) for name, value in values.items()]
+
+
+def _maybe_spectral_norm(layer, spectral_norm):
+    return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def _check_flag(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be True or False. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    return value
 
 
 def dcgan_generator(
@@ -201,18 +220,16 @@ def dcgan_discriminator(
     stages = check_int("stages", stages, low=1)
     dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
 
-    def maybe_sn(layer):
-        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
-
     image = keras.Input(image_shape, name="image")
     x = image
     if instance_noise is not None:
         x = InstanceNoise(instance_noise, name="instance_noise")(x)
     for stage in range(stages):
-        x = maybe_sn(
+        x = _maybe_spectral_norm(
             keras.layers.Conv2D(
                 base_filters * 2**stage, kernel_size, strides=2, padding="same"
-            )
+            ),
+            spectral_norm,
         )(x)
         if batch_norm and stage > 0:
             x = keras.layers.BatchNormalization()(x)
@@ -222,8 +239,121 @@ def dcgan_discriminator(
     x = keras.layers.Flatten()(x)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
-    logit = maybe_sn(keras.layers.Dense(1, name="logit"))(x)
+    logit = _maybe_spectral_norm(keras.layers.Dense(1, name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)
+
+
+def mlp_generator(
+    latent_dim,
+    output_dim=2,
+    width=400,
+    depth=4,
+    batch_norm=True,
+    activation="relu",
+    name="mlp_generator",
+):
+    """An MLP generator for low-dimensional data such as the 2D mixtures.
+
+    `depth` hidden layers, each a Dense layer of `width` units followed by
+    batch normalization (if `batch_norm`) and the activation, then a linear
+    Dense layer to `output_dim`. The defaults are PacGAN's generator for the
+    ring and the grid (four hidden layers of 400 ReLU units with batch
+    normalization), with which `keras-gan-tricks train --data ring` and the
+    mode benchmark train.
+
+    Args:
+        latent_dim: int >= 1. Size of the latent vector.
+        output_dim: int >= 1. Size of a sample (2 for points in the plane).
+        width: int >= 1. Units of each hidden layer.
+        depth: int >= 1. Hidden layers.
+        batch_norm: bool. Batch normalization after each hidden Dense layer.
+        activation: `"relu"` or `"leaky_relu"` (slope 0.2).
+        name: str. The model's name.
+
+    Returns:
+        A `keras.Sequential` from `(batch, latent_dim)` to `(batch,
+        output_dim)`, unbounded (no output activation).
+
+    Example:
+
+    >>> generator = kgt.architectures.mlp_generator(2)
+    >>> generator.output_shape
+    (None, 2)
+    """
+    latent_dim, output_dim, width, depth = _positive_ints(
+        latent_dim=latent_dim, output_dim=output_dim, width=width, depth=depth
+    )
+    batch_norm = _check_flag("batch_norm", batch_norm)
+    _activation(activation)
+    layers = [keras.Input((latent_dim,))]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(width))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(_activation(activation))
+    return keras.Sequential([*layers, keras.layers.Dense(output_dim)], name=name)
+
+
+def mlp_discriminator(
+    input_dim=2,
+    width=200,
+    depth=3,
+    pack=1,
+    spectral_norm=False,
+    instance_noise=None,
+    minibatch_stddev=False,
+    name="mlp_discriminator",
+):
+    """An MLP discriminator for low-dimensional data such as the 2D mixtures.
+
+    Optionally instance noise at the input, then `depth` hidden layers, each
+    a Dense layer of `width` units followed by LeakyReLU(0.2), optionally
+    the minibatch standard deviation, and a Dense layer with one output and
+    no activation (the losses take logits). The defaults are PacGAN's
+    discriminator for the ring and the grid (three hidden layers of 200
+    units; PacGAN used maxout, LeakyReLU here).
+
+    Args:
+        input_dim: int >= 1. Size of one sample (2 for points in the plane).
+        width: int >= 1. Units of each hidden layer.
+        depth: int >= 1. Hidden layers.
+        pack: int >= 1. Samples the discriminator judges together: its input
+            is `pack` samples side by side, `input_dim * pack` features; pass
+            the same `pack` to `kgt.GAN` (PacGAN).
+        spectral_norm: bool. Wrap every Dense layer in
+            `keras.layers.SpectralNormalization` (Miyato et al. 2018).
+        instance_noise: float >= 0 or None. Put a `kgt.layers.InstanceNoise`
+            of this stddev at the input.
+        minibatch_stddev: bool. Add `kgt.layers.MinibatchStdDev` before the
+            output (ProGAN).
+        name: str. The model's name.
+
+    Returns:
+        A `keras.Sequential` from `(batch, input_dim * pack)` to logits
+        `(batch, 1)`.
+
+    Example:
+
+    >>> discriminator = kgt.architectures.mlp_discriminator(pack=4)
+    >>> discriminator.input_shape
+    (None, 8)
+    """
+    input_dim, width, depth, pack = _positive_ints(
+        input_dim=input_dim, width=width, depth=depth, pack=pack
+    )
+    spectral_norm = _check_flag("spectral_norm", spectral_norm)
+    minibatch_stddev = _check_flag("minibatch_stddev", minibatch_stddev)
+    layers = [keras.Input((input_dim * pack,))]
+    if instance_noise is not None:
+        instance_noise = check_number("instance_noise", instance_noise, low=0.0)
+        layers.append(InstanceNoise(instance_noise, name="instance_noise"))
+    for _ in range(depth):
+        dense = _maybe_spectral_norm(keras.layers.Dense(width), spectral_norm)
+        layers += [dense, keras.layers.LeakyReLU(0.2)]
+    if minibatch_stddev:
+        layers.append(MinibatchStdDev())
+    logit = _maybe_spectral_norm(keras.layers.Dense(1), spectral_norm)
+    return keras.Sequential([*layers, logit], name=name)
 
 
 Finding = collections.namedtuple("Finding", ["code", "network", "layer", "message"])

@@ -193,36 +193,6 @@ def _load_data(args):
     return data if args.limit is None else data[: args.limit]
 
 
-def _mlp_networks(latent_dim, spectral_norm, minibatch_stddev):
-    """PacGAN's 2D networks: G 4x400 ReLU with batch norm, D 3x200 LeakyReLU."""
-    import keras
-
-    from keras_gan_tricks import layers
-
-    g_layers = [keras.Input((latent_dim,))]
-    for _ in range(4):
-        g_layers += [
-            keras.layers.Dense(400),
-            keras.layers.BatchNormalization(),
-            keras.layers.ReLU(),
-        ]
-    generator = keras.Sequential(
-        [*g_layers, keras.layers.Dense(2)], name="mlp_generator"
-    )
-
-    def dense(units):
-        layer = keras.layers.Dense(units)
-        return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
-
-    d_layers = [keras.Input((2,))]
-    for _ in range(3):
-        d_layers += [dense(200), keras.layers.LeakyReLU(0.2)]
-    if minibatch_stddev:
-        d_layers.append(layers.MinibatchStdDev())
-    discriminator = keras.Sequential([*d_layers, dense(1)], name="mlp_discriminator")
-    return generator, discriminator
-
-
 def _train(args):
     import keras
 
@@ -240,8 +210,10 @@ def _train(args):
             minibatch_stddev=args.minibatch_stddev,
         )
     else:
-        generator, discriminator = _mlp_networks(
-            args.latent_dim, args.spectral_norm, args.minibatch_stddev
+        # PacGAN's 2D networks: G 4x400 ReLU with batch norm, D 3x200 LeakyReLU.
+        generator = kgt.architectures.mlp_generator(args.latent_dim)
+        discriminator = kgt.architectures.mlp_discriminator(
+            spectral_norm=args.spectral_norm, minibatch_stddev=args.minibatch_stddev
         )
     gan = kgt.GAN(
         generator,

@@ -270,3 +270,219 @@ def test_findings_inside_wrappers_and_nested_models_and_warnings():
     with pytest.warns(ArchitectureWarning, match="ReLU"):
         found = check_architecture(bad_generator(4, "tanh"), outer)
     assert codes(found) == ["kernel_stride", "relu"]
+
+
+# The 2D MLPs: PacGAN's networks for the ring and the grid, and smaller ones.
+
+
+@pytest.mark.parametrize(
+    "kwargs,latent_dim,pack",
+    [({}, 2, 1), ({"width": 16, "depth": 1, "batch_norm": False}, 8, 4)],
+)
+def test_mlp_pair_shapes_and_a_packed_fit(kwargs, latent_dim, pack, points):
+    generator = kgt.architectures.mlp_generator(latent_dim, **kwargs)
+    discriminator = kgt.architectures.mlp_discriminator(
+        pack=pack, **{k: v for k, v in kwargs.items() if k != "batch_norm"}
+    )
+    assert generator.input_shape == (None, latent_dim)
+    assert generator.output_shape == (None, 2)
+    assert discriminator.input_shape == (None, 2 * pack)
+    assert discriminator.output_shape == (None, 1)
+    gan = kgt.GAN(generator, discriminator, pack=pack, seed=0)
+    gan.compile()
+    history = gan.fit(points, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+
+
+def test_mlp_pair_has_no_findings():
+    # Unbounded points: no output activation to check against a range.
+    generator = kgt.architectures.mlp_generator(2)
+    discriminator = kgt.architectures.mlp_discriminator(
+        spectral_norm=True, minibatch_stddev=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ArchitectureWarning)
+        assert check_architecture(generator, discriminator, data_range=None) == []
+
+
+def test_mlp_discriminator_options():
+    d = kgt.architectures.mlp_discriminator(
+        input_dim=3, spectral_norm=True, instance_noise=0.2, minibatch_stddev=True
+    )
+    kinds = [type(layer) for layer in d.layers]
+    assert kinds[0] is kgt.layers.InstanceNoise
+    assert kinds[-2:] == [
+        kgt.layers.MinibatchStdDev,
+        keras.layers.SpectralNormalization,
+    ]
+    assert kinds.count(keras.layers.SpectralNormalization) == 4
+    assert float(d.layers[0].stddev) == pytest.approx(0.2)
+    assert d.input_shape == (None, 3)
+    g = kgt.architectures.mlp_generator(4, output_dim=3, activation="leaky_relu")
+    assert g.output_shape == (None, 3)
+    assert sum(isinstance(layer, keras.layers.LeakyReLU) for layer in g.layers) == 4
+
+
+@pytest.mark.parametrize(
+    "make,error,text",
+    [
+        (lambda: kgt.architectures.mlp_generator(0), ValueError, "latent_dim=0"),
+        (
+            lambda: kgt.architectures.mlp_generator(2, output_dim=1.5),
+            TypeError,
+            "output_dim=1.5",
+        ),
+        (lambda: kgt.architectures.mlp_generator(2, width=0), ValueError, "width=0"),
+        (lambda: kgt.architectures.mlp_generator(2, depth=0), ValueError, "depth=0"),
+        (
+            lambda: kgt.architectures.mlp_generator(2, batch_norm="yes"),
+            TypeError,
+            "batch_norm='yes'",
+        ),
+        (
+            lambda: kgt.architectures.mlp_generator(2, activation="tanh"),
+            ValueError,
+            "activation='tanh'",
+        ),
+        (lambda: kgt.architectures.mlp_discriminator(pack=0), ValueError, "pack=0"),
+        (
+            lambda: kgt.architectures.mlp_discriminator(input_dim=None),
+            TypeError,
+            "input_dim=None",
+        ),
+        (
+            lambda: kgt.architectures.mlp_discriminator(instance_noise=-0.1),
+            ValueError,
+            "instance_noise=-0.1",
+        ),
+        (
+            lambda: kgt.architectures.mlp_discriminator(spectral_norm=1),
+            TypeError,
+            "spectral_norm=1",
+        ),
+        (
+            lambda: kgt.architectures.mlp_discriminator(minibatch_stddev="4"),
+            TypeError,
+            "minibatch_stddev='4'",
+        ),
+    ],
+)
+def test_mlp_bad_arguments(make, error, text):
+    with pytest.raises(error, match=text):
+        make()
+
+
+def _copied_mlp(
+    input_dim, output_dim, width, depth, hidden, first=(), last=(), sn=False
+):
+    """The form of the MLPs the CLI, the benchmarks and the examples wrote
+    out before the builders: `first` layers, `depth` x (Dense(width),
+    `hidden` layers), `last` layers, Dense(output_dim); every Dense wrapped
+    in spectral normalization if `sn`."""
+
+    def dense(units):
+        layer = keras.layers.Dense(units)
+        return keras.layers.SpectralNormalization(layer) if sn else layer
+
+    layers = [keras.Input((input_dim,)), *(make() for make in first)]
+    for _ in range(depth):
+        layers += [dense(width), *(make() for make in hidden)]
+    layers += [make() for make in last]
+    return keras.Sequential([*layers, dense(output_dim)])
+
+
+def _batch_norm_relu():
+    return [keras.layers.BatchNormalization, keras.layers.ReLU]
+
+
+def _leaky_relu():
+    return [lambda: keras.layers.LeakyReLU(0.2)]
+
+
+COPIES = {
+    # keras-gan-tricks train --data ring/grid: PacGAN's networks.
+    "cli generator": (
+        lambda: _copied_mlp(64, 2, 400, 4, _batch_norm_relu()),
+        lambda: kgt.architectures.mlp_generator(64),
+    ),
+    "cli discriminator": (
+        lambda: _copied_mlp(
+            2, 1, 200, 3, _leaky_relu(), last=[kgt.layers.MinibatchStdDev], sn=True
+        ),
+        lambda: kgt.architectures.mlp_discriminator(
+            spectral_norm=True, minibatch_stddev=True
+        ),
+    ),
+    # benchmarks/modes.py (and dispatch.py's pacgan, failures.py's grid).
+    "modes generator": (
+        lambda: _copied_mlp(2, 2, 400, 4, _batch_norm_relu()),
+        lambda: kgt.architectures.mlp_generator(2),
+    ),
+    "modes discriminator": (
+        lambda: _copied_mlp(2, 1, 200, 3, _leaky_relu()),
+        lambda: kgt.architectures.mlp_discriminator(),
+    ),
+    "modes PacGAN4 + MinibatchStdDev": (
+        lambda: _copied_mlp(
+            8,
+            1,
+            200,
+            3,
+            _leaky_relu(),
+            last=[lambda: kgt.layers.MinibatchStdDev(group_size=4)],
+        ),
+        lambda: kgt.architectures.mlp_discriminator(pack=4, minibatch_stddev=True),
+    ),
+    # benchmarks/backends.py's mlp2d.
+    "backends generator": (
+        lambda: _copied_mlp(8, 2, 128, 3, [keras.layers.ReLU]),
+        lambda: kgt.architectures.mlp_generator(
+            8, width=128, depth=3, batch_norm=False
+        ),
+    ),
+    "backends discriminator": (
+        lambda: _copied_mlp(2, 1, 128, 3, _leaky_relu()),
+        lambda: kgt.architectures.mlp_discriminator(width=128, depth=3),
+    ),
+    # examples/custom_train_step*.py (instance noise in the TensorFlow one).
+    "example generator": (
+        lambda: _copied_mlp(2, 2, 16, 3, [keras.layers.ReLU]),
+        lambda: kgt.architectures.mlp_generator(2, width=16, depth=3, batch_norm=False),
+    ),
+    "example discriminator": (
+        lambda: _copied_mlp(
+            2, 1, 16, 3, _leaky_relu(), first=[lambda: kgt.layers.InstanceNoise(0.1)]
+        ),
+        lambda: kgt.architectures.mlp_discriminator(
+            width=16, depth=3, instance_noise=0.1
+        ),
+    ),
+}
+
+
+def _layer_list(network):
+    """Each layer's class and configuration, names aside."""
+
+    def unnamed(config):
+        return {
+            key: unnamed(value["config"]) if key == "layer" else value
+            for key, value in config.items()
+            if key != "name"
+        }
+
+    return [(type(layer), unnamed(layer.get_config())) for layer in network.layers]
+
+
+@pytest.mark.parametrize("copy", sorted(COPIES))
+def test_mlp_builders_equal_the_copies_they_replace(copy):
+    """Same layers, and under the same seed the same initial weights: the
+    figures measured with the copies are reproduced with the builders."""
+    old, new = COPIES[copy]
+    keras.utils.set_random_seed(7)
+    old = old()
+    keras.utils.set_random_seed(7)
+    new = new()
+    assert _layer_list(new) == _layer_list(old)
+    assert (new.input_shape, new.output_shape) == (old.input_shape, old.output_shape)
+    for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
