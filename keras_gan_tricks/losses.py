@@ -100,8 +100,8 @@ def _targets(labels, logits, default, arg):
         labels = ops.reshape(labels, (ops.shape(labels)[0], -1))
         return ops.broadcast_to(labels, ops.shape(logits))
     raise ValueError(
-        f"`{arg}` must hold one target per sample or one per logit. "
-        f"Received: {arg} of shape {shape} for logits of {patches} per sample"
+        f"`{arg}` must hold one target per sample or one per logit "
+        f"({patches} per sample). Received: {arg} of shape {shape}"
     )
 
 
@@ -373,9 +373,9 @@ class RelativisticPairing(GANLoss):
         a, b = static_shape(ahead), static_shape(behind)
         if all(d is not None for d in (*a, *b)) and a != b:
             raise ValueError(
-                "The relativistic pairing loss pairs each real sample with one "
-                "fake: the batches must have the same shape. Received: "
-                f"real_logits of shape {a} and fake_logits of shape {b}"
+                "`real_logits` and `fake_logits` must have the same shape: the "
+                "relativistic pairing loss pairs each real sample with one fake. "
+                f"Received: real_logits of shape {a} and fake_logits of shape {b}"
             )
         return ahead - behind
 
@@ -427,8 +427,7 @@ def get(identifier):
         if key not in _ALIASES:
             names = sorted(set(_ALIASES) - {"nonsaturating", "lsgan", "wgan", "rpgan"})
             raise ValueError(
-                f"Unknown GAN loss name. Expected one of {names}. "
-                f"Received: loss={identifier!r}"
+                f"`loss` must be one of {names}. Received: loss={identifier!r}"
             )
         return _ALIASES[key]()
     if isinstance(identifier, dict):

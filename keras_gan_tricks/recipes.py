@@ -249,7 +249,5 @@ NAMES = ("small_images", "limited_data", "mixtures_2d", "dcgan_seeds", "r3gan")
 def get(name):
     """The recipe function called `name` (one of `NAMES`)."""
     if name not in NAMES:
-        raise ValueError(
-            f"Unknown recipe. Expected one of {NAMES}. Received: name={name!r}"
-        )
+        raise ValueError(f"`name` must be one of {NAMES}. Received: name={name!r}")
     return globals()[name]

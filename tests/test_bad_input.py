@@ -3,7 +3,11 @@
 Each row is `(id, what, make, error, message)`: `make()` does the bad thing
 and must raise `error` with `message` (a regular expression naming the
 argument and echoing the value) before any training step runs. The docs
-table is checked against this list, so the two cannot drift apart.
+table is checked against this list, so the two cannot drift apart: it lists
+exactly these rows, in this order, each with its `what`, and each row's
+error cell is `f"{type(e).__name__}: {e}"` of the error `make()` raises,
+written as `table_cell` writes it (memory addresses as `0x…`; `|` as `\\|`
+and line breaks as `<br>`, the table's escapes).
 """
 
 import os
@@ -21,6 +25,31 @@ import keras_gan_tricks as kgt
 from tests.nets import mlp_discriminator, mlp_generator
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "errors.md")
+
+# A memory address (`<... object at 0x7f3a...>`) differs from run to run.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+
+
+def table_cell(message):
+    """`message` as the docs table's error cell writes it: addresses as
+    `0x…`, then `|` escaped as `\\|` and each line break as `<br>` (the
+    table's one-line Markdown rows)."""
+    message = _ADDRESS.sub("0x…", message)
+    return message.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def docs_rows():
+    """`{id: (what, error)}` for each row of the docs table, cells as
+    written (split on unescaped `|`)."""
+    rows = {}
+    with open(DOCS, encoding="utf-8") as f:
+        for line in f:
+            match = re.match(r"^\| `([a-z0-9-]+)` \|", line)
+            if match:
+                cells = re.split(r"(?<!\\)\|", line.rstrip("\n"))[1:-1]
+                assert len(cells) == 3, line
+                rows[match.group(1)] = tuple(c.strip() for c in cells[1:])
+    return rows
 
 
 def gan(**kwargs):
@@ -450,7 +479,10 @@ ROWS = [
     (
         "compile-tricks",
         "`compile(tricks=...)` with one trick, not a list",
-        lambda: gan().compile(tricks=kgt.layers.InstanceNoise(0.1)),
+        # Named: Keras numbers auto-named layers by how many came before.
+        lambda: gan().compile(
+            tricks=kgt.layers.InstanceNoise(0.1, name="instance_noise")
+        ),
         TypeError,
         r"`tricks` must be a list of kgt.tricks.Trick. Received: tricks=<InstanceNoise",
     ),
@@ -600,17 +632,24 @@ CLI_ROWS = [
 
 
 @pytest.mark.parametrize(
-    "make, error, message", [r[2:] for r in ROWS], ids=[r[0] for r in ROWS]
+    "row, make, error, message",
+    [(r[0], *r[2:]) for r in ROWS],
+    ids=[r[0] for r in ROWS],
 )
-def test_bad_input_raises_a_clear_error(make, error, message):
-    with pytest.raises(error, match=message):
+def test_bad_input_raises_the_documented_error(row, make, error, message):
+    with pytest.raises(error, match=message) as caught:
         make()
+    raised = table_cell(f"{caught.type.__name__}: {caught.value}")
+    documented = docs_rows().get(row, (None, None))[1]
+    assert documented == raised, f"docs/errors.md, row `{row}`"
 
 
 @pytest.mark.parametrize(
-    "argv, message", [r[2:] for r in CLI_ROWS], ids=[r[0] for r in CLI_ROWS]
+    "row, argv, message",
+    [(r[0], *r[2:]) for r in CLI_ROWS],
+    ids=[r[0] for r in CLI_ROWS],
 )
-def test_bad_cli_flag_exits_with_one_line(argv, message, tmp_path):
+def test_bad_cli_flag_exits_with_one_line(row, argv, message, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "keras_gan_tricks.cli", *argv],
         cwd=tmp_path,
@@ -623,6 +662,8 @@ def test_bad_cli_flag_exits_with_one_line(argv, message, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert re.search(message, last), last
     assert "Traceback" not in result.stderr
+    documented = docs_rows().get(row, (None, None))[1]
+    assert documented == table_cell(f"exit 2: {last}"), f"docs/errors.md, row `{row}`"
 
 
 def test_docs_table_lists_every_row():
@@ -632,6 +673,16 @@ def test_docs_table_lists_every_row():
     expected = [r[0] for r in ROWS] + [r[0] for r in CLI_ROWS]
     assert documented == expected
     assert len(expected) >= 25
+    rows = docs_rows()
+    for row, what, *_ in ROWS + CLI_ROWS:
+        assert rows[row][0] == what, f"docs/errors.md, row `{row}`"
+
+
+def test_table_cell_escapes():
+    assert table_cell("a | b\nc") == "a \\| b<br>c"
+    assert table_cell("<Adam object at 0x7f3a1c2b4e50>") == "<Adam object at 0x…>"
+    # Short hexadecimal numbers are values, not addresses.
+    assert table_cell("Received: mask=0xff") == "Received: mask=0xff"
 
 
 def test_images_outside_tanh_range_warn(points):

@@ -94,10 +94,10 @@ class GeneratorEMA(Trick):
     def setup(self, gan):
         if self.recalibrate_batch_norm is True and gan.conditional:
             raise ValueError(
-                "GeneratorEMA cannot recalibrate a conditional generator's "
-                "batch-norm statistics without labels: pass "
-                "recalibrate_batch_norm=False and call "
-                "gan.recalibrate_batch_norm(labels=...) after fit. Received: "
+                "`recalibrate_batch_norm` must be False or None for a conditional "
+                "GAN: GeneratorEMA cannot recompute a conditional generator's "
+                "batch-norm statistics without labels (call "
+                "gan.recalibrate_batch_norm(labels=...) after fit). Received: "
                 "recalibrate_batch_norm=True"
             )
         average = gan.trick_states.get(EMA_GENERATOR)
