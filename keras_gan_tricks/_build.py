@@ -295,11 +295,14 @@ def compile_config(gan):
         "d_batch": gan.d_batch,
         **gan.compile_options,
     }
-    given = gan.penalty if isinstance(gan.penalty, list) else []
+    given = gan.penalty if isinstance(gan.penalty, list) else [gan.penalty]
+    # The terms `compile` made of `penalty` are made again from it; a
+    # `PenaltyTerm` given in `tricks` is saved with them.
     tricks = [
         t
         for t in gan.tricks
-        if not isinstance(t, PenaltyTerm) and all(t is not p for p in given)
+        if all(t is not p for p in given)
+        and not (isinstance(t, PenaltyTerm) and any(t.penalty is p for p in given))
     ]
     if tricks:
         config["tricks"] = [serialize(t) for t in tricks]

@@ -129,20 +129,27 @@ def recalibrate_batch_norm(gan, generator, batches, batch_size, labels, seed):
 def random_streams(gan):
     """The GAN's seed generator, then those of the layers it trains
     (instance noise, dropout, ...) and of its tricks (augmentation), in a
-    fixed order."""
+    fixed order; then those of layers a trick holds as attributes (bCR's
+    transform), which files before them did not save."""
     streams, seen = [gan.seed_generator], {id(gan.seed_generator)}
+    held = []
     roots = (gan.generator, gan.discriminator, gan.instance_noise, *gan.tricks)
     for root in roots:
         if root is None:
             continue
         for layer in walk_layers(root):
             for value in vars(layer).values():
-                if (
-                    isinstance(value, keras.random.SeedGenerator)
-                    and id(value) not in seen
-                ):
-                    seen.add(id(value))
-                    streams.append(value)
+                if isinstance(value, keras.layers.Layer) and value is not layer:
+                    held.append(value)
+                elif isinstance(value, keras.random.SeedGenerator):
+                    if id(value) not in seen:
+                        seen.add(id(value))
+                        streams.append(value)
+    for layer in held:
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator) and id(value) not in seen:
+                seen.add(id(value))
+                streams.append(value)
     return streams
 
 
