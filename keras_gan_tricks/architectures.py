@@ -24,21 +24,15 @@ from keras_gan_tricks._utils import (
 )
 from keras_gan_tricks.layers import InstanceNoise, MinibatchStdDev
 
-_CONVOLUTIONS = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
+_CONVOLUTIONS = tuple(
+    getattr(keras.layers, f"Conv{rank}D{kind}")
+    for kind in ("", "Transpose")
+    for rank in (1, 2, 3)
 )
-_POOLING = (
-    keras.layers.MaxPooling1D,
-    keras.layers.MaxPooling2D,
-    keras.layers.MaxPooling3D,
-    keras.layers.AveragePooling1D,
-    keras.layers.AveragePooling2D,
-    keras.layers.AveragePooling3D,
+_POOLING = tuple(
+    getattr(keras.layers, f"{kind}Pooling{rank}D")
+    for kind in ("Max", "Average")
+    for rank in (1, 2, 3)
 )
 
 
@@ -98,10 +92,7 @@ def _maybe_spectral_norm(layer, spectral_norm):
 
 def _check_flag(name, value):
     if not isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be True or False. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
+        raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r}")
     return value
 
 
@@ -257,9 +248,7 @@ def mlp_generator(
     `depth` hidden layers, each a Dense layer of `width` units followed by
     batch normalization (if `batch_norm`) and the activation, then a linear
     Dense layer to `output_dim`. The defaults are PacGAN's generator for the
-    ring and the grid (four hidden layers of 400 ReLU units with batch
-    normalization), with which `keras-gan-tricks train --data ring` and the
-    mode benchmark train.
+    ring and the grid: four hidden layers of 400 ReLU units, batch norm.
 
     Args:
         latent_dim: int >= 1. Size of the latent vector.
@@ -271,8 +260,7 @@ def mlp_generator(
         name: str. The model's name.
 
     Returns:
-        A `keras.Sequential` from `(batch, latent_dim)` to `(batch,
-        output_dim)`, unbounded (no output activation).
+        A `keras.Sequential` from latents to samples, with no output activation.
 
     Example:
 
@@ -308,18 +296,16 @@ def mlp_discriminator(
 
     Optionally instance noise at the input, then `depth` hidden layers, each
     a Dense layer of `width` units followed by LeakyReLU(0.2), optionally
-    the minibatch standard deviation, and a Dense layer with one output and
-    no activation (the losses take logits). The defaults are PacGAN's
-    discriminator for the ring and the grid (three hidden layers of 200
-    units; PacGAN used maxout, LeakyReLU here).
+    the minibatch standard deviation, and a Dense layer to one logit. The
+    defaults are PacGAN's discriminator for the ring and the grid: three
+    hidden layers of 200 units (PacGAN's maxout made LeakyReLU).
 
     Args:
         input_dim: int >= 1. Size of one sample (2 for points in the plane).
         width: int >= 1. Units of each hidden layer.
         depth: int >= 1. Hidden layers.
-        pack: int >= 1. Samples the discriminator judges together: its input
-            is `pack` samples side by side, `input_dim * pack` features; pass
-            the same `pack` to `kgt.GAN` (PacGAN).
+        pack: int >= 1. Samples judged together (PacGAN), side by side in
+            the input; pass the same `pack` to `kgt.GAN`.
         spectral_norm: bool. Wrap every Dense layer in
             `keras.layers.SpectralNormalization` (Miyato et al. 2018).
         instance_noise: float >= 0 or None. Put a `kgt.layers.InstanceNoise`
@@ -329,8 +315,7 @@ def mlp_discriminator(
         name: str. The model's name.
 
     Returns:
-        A `keras.Sequential` from `(batch, input_dim * pack)` to logits
-        `(batch, 1)`.
+        A `keras.Sequential` from `(batch, input_dim * pack)` to `(batch, 1)`.
 
     Example:
 
@@ -522,85 +507,91 @@ def check_architecture(generator, discriminator, data_range=(-1.0, 1.0), warn=Tr
                 f"`{arg}` must be a keras.Model. Received: {arg}={net!r} "
                 f"(of type {type(net).__name__})"
             )
-    findings = []
+    findings = [
+        *_layer_findings("generator", generator),
+        *_layer_findings("discriminator", discriminator),
+        *_output_findings(generator, discriminator, data_range),
+        *_shape_findings(generator, discriminator),
+    ]
+    if warn:
+        for finding in findings:
+            warnings.warn(finding.message, ArchitectureWarning, stacklevel=2)
+    return findings
 
-    def add(code, network, layer, message):
-        findings.append(
-            Finding(code, network, None if layer is None else layer.name, message)
-        )
 
-    for network_name, network in (
-        ("generator", generator),
-        ("discriminator", discriminator),
-    ):
-        for layer in walk_layers(network):
-            if isinstance(layer, _CONVOLUTIONS):
-                strides, kernel = tuple(layer.strides), tuple(layer.kernel_size)
-                if any(s > 1 and k % s for k, s in zip(kernel, strides, strict=True)):
-                    add(
-                        "kernel_stride",
-                        network_name,
-                        layer,
-                        f"{network_name} layer {layer.name!r} has kernel size {kernel} "
-                        f"not divisible by its strides {strides}: expect checkerboard "
-                        "artifacts. Use a kernel divisible by the stride (e.g. 4 with stride 2).",
-                    )
-            if network_name == "discriminator" and isinstance(layer, _POOLING):
-                add(
-                    "pooling",
+def _layer_findings(network_name, network):
+    """Yields `kernel_stride` in either network, `pooling` and `relu` in
+    the discriminator, in the order of the network's layers."""
+    for layer in walk_layers(network):
+        if isinstance(layer, _CONVOLUTIONS):
+            strides, kernel = tuple(layer.strides), tuple(layer.kernel_size)
+            if any(s > 1 and k % s for k, s in zip(kernel, strides, strict=True)):
+                yield Finding(
+                    "kernel_stride",
                     network_name,
-                    layer,
-                    f"discriminator layer {layer.name!r} is a {type(layer).__name__}: "
-                    "pooling gives sparse gradients; downsample with strided convolutions.",
+                    layer.name,
+                    f"{network_name} layer {layer.name!r} has kernel size {kernel} "
+                    f"not divisible by its strides {strides}: expect checkerboard "
+                    "artifacts. Use a kernel divisible by the stride (e.g. 4 with stride 2).",
                 )
-            if network_name == "discriminator" and _activation_name(layer) == "relu":
-                add(
-                    "relu",
-                    network_name,
-                    layer,
-                    f"discriminator layer {layer.name!r} uses ReLU: its sparse gradients "
-                    "hinder GAN training; use LeakyReLU(0.2).",
-                )
+        if network_name == "discriminator" and isinstance(layer, _POOLING):
+            yield Finding(
+                "pooling",
+                network_name,
+                layer.name,
+                f"discriminator layer {layer.name!r} is a {type(layer).__name__}: "
+                "pooling gives sparse gradients; downsample with strided convolutions.",
+            )
+        if network_name == "discriminator" and _activation_name(layer) == "relu":
+            yield Finding(
+                "relu",
+                network_name,
+                layer.name,
+                f"discriminator layer {layer.name!r} uses ReLU: its sparse gradients "
+                "hinder GAN training; use LeakyReLU(0.2).",
+            )
 
+
+def _output_findings(generator, discriminator, data_range):
+    """Yields `output_activation` (against `data_range`, unless None) and
+    `sigmoid_output`."""
     if data_range is not None:
         expected = {(-1.0, 1.0): "tanh", (0.0, 1.0): "sigmoid"}.get(
             tuple(float(v) for v in data_range)
         )
         output = _output_layer(generator)
         if expected and output is not None and _activation_name(output) != expected:
-            add(
+            yield Finding(
                 "output_activation",
                 "generator",
-                output,
+                output.name,
                 f"the generator's output layer {output.name!r} has activation "
                 f"{_activation_name(output)!r}, but data in {tuple(data_range)} "
                 f"calls for {expected!r}.",
             )
     output = _output_layer(discriminator)
     if output is not None and _activation_name(output) == "sigmoid":
-        add(
+        yield Finding(
             "sigmoid_output",
             "discriminator",
-            output,
-            f"the discriminator's output layer {output.name!r} applies a sigmoid, but "
-            "the kgt losses take logits: remove it (from_logits is built in).",
+            output.name,
+            f"the discriminator's output layer {output.name!r} applies a sigmoid, "
+            "but the kgt losses take logits: remove it (from_logits is built in).",
         )
+
+
+def _shape_findings(generator, discriminator):
+    """Yields `shape_mismatch`, where both networks' shapes are known."""
     g_outputs = getattr(generator, "outputs", None)
     d_inputs = getattr(discriminator, "inputs", None)
     if g_outputs and d_inputs:
         g_shape = static_shape(g_outputs[0])[1:]
         d_shape = static_shape(d_inputs[0])[1:]
         if shape_mismatch(g_shape, d_shape):
-            findings.append(
-                Finding(
-                    "shape_mismatch",
-                    "generator",
-                    None,
-                    f"the generator makes samples of shape {g_shape} but the "
-                    f"discriminator takes {d_shape}.",
-                )
+            yield Finding(
+                "shape_mismatch",
+                "generator",
+                None,
+                f"the generator makes samples of shape {g_shape} but the "
+                f"discriminator takes {d_shape}.",
             )
-    if warn:
-        for finding in findings:
-            warnings.warn(finding.message, ArchitectureWarning, stacklevel=2)
-    return findings

@@ -95,7 +95,13 @@ def _parser():
         prog="keras-gan-tricks", description="GAN training with the tricks, on Keras 3."
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_demo(sub)
+    _add_train(sub)
+    _add_sample(sub)
+    return parser
 
+
+def _add_demo(sub):
     demo = sub.add_parser(
         "demo", help="train a DCGAN on the embedded digits and report its quality"
     )
@@ -105,7 +111,27 @@ def _parser():
     )
     demo.add_argument("--seed", type=int, default=0)
 
+
+def _add_train(sub):
     train = sub.add_parser("train", help="train a GAN on a dataset with chosen tricks")
+    _add_data_flags(train)
+    _add_trick_flags(train)
+    train.add_argument(
+        "--recipe",
+        choices=("auto", "none", *RECIPES),
+        default="auto",
+        help="kgt.recipes: auto = the best measured for the data (r3gan "
+        "for ring/grid, small_images for images) unless a trick flag is given; "
+        "none = only the trick flags",
+    )
+    train.add_argument("--minibatch-stddev", action="store_true")
+    train.add_argument("--spectral-norm", action="store_true")
+    train.add_argument("--out", default="kgt-train")
+    train.add_argument("--seed", type=int, default=0)
+
+
+def _add_data_flags(train):
+    """`train`'s data and its size, the run's length and the latent size."""
     train.add_argument("--data", choices=DATA, required=True)
     train.add_argument(
         "--cifar-class", default=None, help="cifar10 only: keep one class, e.g. frog"
@@ -116,6 +142,10 @@ def _parser():
     train.add_argument("--epochs", type=_positive_int, default=20)
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--latent-dim", type=_positive_int, default=64)
+
+
+def _add_trick_flags(train):
+    """`train`'s flags in `TRICK_FLAGS`: the training a recipe would set."""
     train.add_argument("--loss", choices=LOSSES, default="non_saturating")
     train.add_argument("--d-lr", type=_non_negative_float, default=2e-4)
     train.add_argument("--g-lr", type=_non_negative_float, default=2e-4)
@@ -147,25 +177,14 @@ def _parser():
         default=None,
         help="generator EMA decay, e.g. 0.999",
     )
-    train.add_argument(
-        "--recipe",
-        choices=("auto", "none", *RECIPES),
-        default="auto",
-        help="kgt.recipes: auto = the best measured for the data (r3gan "
-        "for ring/grid, small_images for images) unless a trick flag is given; "
-        "none = only the trick flags",
-    )
-    train.add_argument("--minibatch-stddev", action="store_true")
-    train.add_argument("--spectral-norm", action="store_true")
-    train.add_argument("--out", default="kgt-train")
-    train.add_argument("--seed", type=int, default=0)
 
+
+def _add_sample(sub):
     sample = sub.add_parser("sample", help="draw samples from a saved GAN into a PNG")
     sample.add_argument("model", help="a .keras file saved from a kgt.GAN")
     sample.add_argument("-n", type=_positive_int, default=64)
     sample.add_argument("--out", default="samples.png")
     sample.add_argument("--seed", type=int, default=0)
-    return parser
 
 
 _TRAIN_DEFAULTS = vars(_parser().parse_args(["train", "--data", "ring"]))

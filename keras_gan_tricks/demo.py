@@ -156,10 +156,6 @@ def run_demo(
     # balancer stay nearly idle in this balanced game and rescue it when D
     # runs ahead (D's rate 10x G's).
     gan = recipes.small_images(build_digits_gan(seed))
-    noise = next(t for t in gan.tricks if isinstance(t, layers.AdaptiveInstanceNoise))
-    balancer = next(
-        t for t in gan.tricks if isinstance(t, tricks.DiscriminatorLRBalancer)
-    )
     grids = callbacks.SampleGrid(os.path.join(out, "grids"), n=64, columns=8, scale=4)
     record = TrainingRecord()
     start = time.time()
@@ -172,14 +168,37 @@ def run_demo(
     )
     seconds = time.time() - start
 
-    paths = {
+    paths = _demo_paths(out, grids.directory)
+    _draw_demo(gan, record, real, paths, seed)
+    gan.save(paths["model"])
+    metrics = evaluation.summary(gan.generate(samples, seed=seed + 1), real)
+    metrics.update(
+        {"epochs": epochs, "steps": steps, "train_seconds": round(seconds, 1)}
+    )
+    with open(paths["metrics"], "w") as f:
+        json.dump(metrics, f, indent=2)
+    return {"metrics": metrics, "paths": paths}
+
+
+def _demo_paths(out, grids):
+    """The files the demo writes in folder `out`, and its `grids` folder."""
+    return {
         "samples": os.path.join(out, "samples.png"),
         "real": os.path.join(out, "real.png"),
         "training_plot": os.path.join(out, "training.png"),
         "model": os.path.join(out, "gan.keras"),
         "metrics": os.path.join(out, "metrics.json"),
-        "grids": grids.directory,
+        "grids": grids,
     }
+
+
+def _draw_demo(gan, record, real, paths, seed):
+    """64 generated digits (drawn with `seed`), 64 `real` ones, and the
+    training plot with the balancer's and the noise's targets."""
+    noise = next(t for t in gan.tricks if isinstance(t, layers.AdaptiveInstanceNoise))
+    balancer = next(
+        t for t in gan.tricks if isinstance(t, tricks.DiscriminatorLRBalancer)
+    )
     images.save_image_grid(
         gan.generate(64, seed=seed), paths["samples"], columns=8, scale=4
     )
@@ -196,14 +215,6 @@ def run_demo(
             "noise_signal": {"noise's target": noise.target},
         },
     )
-    gan.save(paths["model"])
-    metrics = evaluation.summary(gan.generate(samples, seed=seed + 1), real)
-    metrics.update(
-        {"epochs": epochs, "steps": steps, "train_seconds": round(seconds, 1)}
-    )
-    with open(paths["metrics"], "w") as f:
-        json.dump(metrics, f, indent=2)
-    return {"metrics": metrics, "paths": paths}
 
 
 def describe(result):
