@@ -8,13 +8,16 @@ training, row k of `by_class.png` holds samples asked to be digit k.
     python examples/conditional_gan.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
 import numpy as np
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 LATENT_DIM = 32
 CLASSES = 10
@@ -55,21 +58,12 @@ def build_discriminator():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--out", default="out/conditional")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
-    images, labels = kgt.datasets.digits()
-    epochs = args.epochs
-    if args.smoke:
-        images, labels, epochs = images[:64], labels[:64], 1
+    args = _example.parse_args(argv, __doc__, epochs=100, out="out/conditional")
+    images, labels = _example.digits(args)
 
     gan = kgt.GAN(build_generator(), build_discriminator(), seed=0)
     gan.compile(label_policy=kgt.labels.OneSidedSmoothing(0.1))
-    gan.fit(images, labels[:, None], batch_size=64, epochs=epochs, verbose=2)
+    gan.fit(images, labels[:, None], batch_size=64, epochs=args.epochs, verbose=2)
 
     wanted = np.repeat(np.arange(CLASSES), 10)
     samples = gan.generate(len(wanted), seed=0, labels=wanted)

@@ -11,13 +11,16 @@ the same step for JAX and PyTorch.
     python examples/custom_train_step.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
 import tensorflow as tf
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 LATENT_DIM = 2
 
@@ -87,31 +90,27 @@ def build_networks(width):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="out/custom_train_step")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
-    args = parser.parse_args(argv)
-    if keras.backend.backend() != "tensorflow":
-        raise SystemExit(
-            "This example's train_step uses tf.GradientTape: run it with "
-            "KERAS_BACKEND=tensorflow (kgt.GAN itself runs on every backend)."
-        )
-    os.makedirs(args.out, exist_ok=True)
+    args = _example.parse_args(
+        argv,
+        __doc__,
+        epochs=20,
+        out="out/custom_train_step",
+        backend=("tensorflow", "tf.GradientTape"),
+    )
 
-    points, centers = kgt.datasets.gaussian_ring(n=512 if args.smoke else 50_000)
-    epochs, width = (1, 16) if args.smoke else (args.epochs, 128)
+    points, centers = _example.ring(args)
+    width = 16 if args.smoke else 128
     model = MyGAN(*build_networks(width))
     model.compile(
         d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
     )
-    steps = epochs * len(points) // 100
+    steps = args.epochs * len(points) // 100
     floor = model.gan_loss.discriminator_floor([0.9], [0.0])  # one-sided smoothing 0.1
     model.fit(
         points,
         batch_size=100,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             kgt.callbacks.InstanceNoiseDecay(
@@ -122,13 +121,7 @@ def main(argv=None):
             ),
         ],
     )
-    z = keras.random.normal((2500, LATENT_DIM), seed=1)
-    samples = keras.ops.convert_to_numpy(model.generator(z))
-    print(
-        "mode coverage:",
-        kgt.evaluation.mode_coverage(samples, centers, kgt.datasets.RING_STD),
-    )
-    model.generator.save(os.path.join(args.out, "generator.keras"))
+    _example.report_mode_coverage(model.generator, centers, args.out)
     return 0
 
 

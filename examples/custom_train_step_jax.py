@@ -14,13 +14,16 @@ ring; reports PacGAN's mode coverage.
     KERAS_BACKEND=jax python examples/custom_train_step_jax.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
 from keras import ops
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 LATENT_DIM = 2
 
@@ -146,20 +149,16 @@ def build_networks(width):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="out/custom_train_step_jax")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
-    args = parser.parse_args(argv)
-    if keras.backend.backend() != "jax":
-        raise SystemExit(
-            "This example's train_step uses jax.value_and_grad: run it with "
-            "KERAS_BACKEND=jax (kgt.GAN itself runs on every backend)."
-        )
-    os.makedirs(args.out, exist_ok=True)
+    args = _example.parse_args(
+        argv,
+        __doc__,
+        epochs=20,
+        out="out/custom_train_step_jax",
+        backend=("jax", "jax.value_and_grad"),
+    )
 
-    points, centers = kgt.datasets.gaussian_ring(n=512 if args.smoke else 50_000)
-    epochs, width = (1, 16) if args.smoke else (args.epochs, 128)
+    points, centers = _example.ring(args)
+    width = 16 if args.smoke else 128
     model = MyGAN(*build_networks(width))
     model.compile(
         d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
@@ -169,7 +168,7 @@ def main(argv=None):
     model.fit(
         points,
         batch_size=100,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             # 0.1 at the first step, 0 at the last: the layer's stddev.
@@ -179,13 +178,7 @@ def main(argv=None):
             ),
         ],
     )
-    z = keras.random.normal((2500, LATENT_DIM), seed=1)
-    samples = ops.convert_to_numpy(ops.stop_gradient(model.generator(z)))
-    print(
-        "mode coverage:",
-        kgt.evaluation.mode_coverage(samples, centers, kgt.datasets.RING_STD),
-    )
-    model.generator.save(os.path.join(args.out, "generator.keras"))
+    _example.report_mode_coverage(model.generator, centers, args.out)
     return 0
 
 

@@ -12,13 +12,16 @@ Trained on the 8-Gaussian ring; reports PacGAN's mode coverage.
     KERAS_BACKEND=torch python examples/custom_train_step_torch.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
 from keras import ops
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 LATENT_DIM = 2
 
@@ -93,20 +96,16 @@ def build_networks(width):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="out/custom_train_step_torch")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
-    args = parser.parse_args(argv)
-    if keras.backend.backend() != "torch":
-        raise SystemExit(
-            "This example's train_step uses loss.backward(): run it with "
-            "KERAS_BACKEND=torch (kgt.GAN itself runs on every backend)."
-        )
-    os.makedirs(args.out, exist_ok=True)
+    args = _example.parse_args(
+        argv,
+        __doc__,
+        epochs=20,
+        out="out/custom_train_step_torch",
+        backend=("torch", "loss.backward()"),
+    )
 
-    points, centers = kgt.datasets.gaussian_ring(n=512 if args.smoke else 50_000)
-    epochs, width = (1, 16) if args.smoke else (args.epochs, 128)
+    points, centers = _example.ring(args)
+    width = 16 if args.smoke else 128
     model = MyGAN(*build_networks(width))
     model.compile(
         d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
@@ -116,7 +115,7 @@ def main(argv=None):
     model.fit(
         points,
         batch_size=100,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             # 0.1 at the first step, 0 at the last: the layer's stddev.
@@ -126,13 +125,7 @@ def main(argv=None):
             ),
         ],
     )
-    z = keras.random.normal((2500, LATENT_DIM), seed=1)
-    samples = ops.convert_to_numpy(ops.stop_gradient(model.generator(z)))
-    print(
-        "mode coverage:",
-        kgt.evaluation.mode_coverage(samples, centers, kgt.datasets.RING_STD),
-    )
-    model.generator.save(os.path.join(args.out, "generator.keras"))
+    _example.report_mode_coverage(model.generator, centers, args.out)
     return 0
 
 

@@ -8,13 +8,15 @@ learning-rate decay, dropout in the discriminator, and noisy labels (his
     python examples/dcgan_cifar10_frog.py --smoke           # tiny synthetic data
 """
 
-import argparse
 import os
+import sys
 
 import keras
-import numpy as np
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 LATENT_DIM = 32
 
@@ -48,23 +50,11 @@ def build_discriminator(filters=128):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--out", default="out/cifar10_frog")
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data, for tests"
-    )
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
+    args = _example.parse_args(argv, __doc__, epochs=100, out="out/cifar10_frog")
     if args.smoke:
-        frogs = np.tanh(
-            np.random.default_rng(0).standard_normal((16, 32, 32, 3))
-        ).astype("float32")
-        epochs, width = 1, 8
+        frogs, width = _example.smoke_images(16, (32, 32, 3)), 8
     else:
-        frogs, _ = kgt.datasets.cifar10("frog")
-        epochs, width = args.epochs, 1
+        frogs, width = kgt.datasets.cifar10("frog")[0], 1
 
     gan = kgt.GAN(
         build_generator(256 // width),
@@ -79,7 +69,7 @@ def main(argv=None):
     gan.fit(
         frogs,
         batch_size=8 if args.smoke else 20,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             kgt.callbacks.SampleGrid(os.path.join(args.out, "grids"), n=16, scale=2)

@@ -8,13 +8,15 @@ from tensorflow-datasets (`pip install tensorflow-datasets`; it downloads).
     python examples/dcgan_svhn.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
-import numpy as np
 
 import keras_gan_tricks as kgt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
 
 
 def load_svhn():
@@ -32,22 +34,11 @@ def load_svhn():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--out", default="out/svhn")
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data, for tests"
-    )
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
+    args = _example.parse_args(argv, __doc__, epochs=25, out="out/svhn")
     if args.smoke:
-        images = np.tanh(
-            np.random.default_rng(0).standard_normal((32, 32, 32, 3))
-        ).astype("float32")
-        epochs, filters = 1, 8
+        images, filters = _example.smoke_images(32, (32, 32, 3)), 8
     else:
-        images, epochs, filters = load_svhn(), args.epochs, 64
+        images, filters = load_svhn(), 64
 
     shape = (32, 32, 3)
     gan = kgt.GAN(
@@ -66,7 +57,7 @@ def main(argv=None):
     gan.fit(
         images,
         batch_size=16 if args.smoke else 128,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             kgt.callbacks.SampleGrid(os.path.join(args.out, "grids"), n=36, scale=2)

@@ -9,33 +9,23 @@ zero: the tricks the slides list, in one `fit` call.
     python examples/mnist_gan_rmsprop.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
-import numpy as np
 
 import keras_gan_tricks as kgt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="out/mnist_rmsprop")
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data, for tests"
-    )
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
+    args = _example.parse_args(argv, __doc__, epochs=20, out="out/mnist_rmsprop")
     if args.smoke:
-        images = np.tanh(
-            np.random.default_rng(0).standard_normal((32, 28, 28, 1))
-        ).astype("float32")
-        epochs, filters, batch_size = 1, 8, 16
+        images, filters, batch_size = _example.smoke_images(32, (28, 28, 1)), 8, 16
     else:
-        images, _ = kgt.datasets.mnist()
-        epochs, filters, batch_size = args.epochs, 64, 256
+        images, filters, batch_size = kgt.datasets.mnist()[0], 64, 256
 
     shape = (28, 28, 1)
     gan = kgt.GAN(
@@ -51,7 +41,7 @@ def main(argv=None):
     gan.fit(
         images,
         batch_size=batch_size,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             # The GAN's own instance noise, 0.3 decaying to 0 over the fit.

@@ -8,26 +8,20 @@ real/fake interpolates; Adam(1e-4, beta_1=0.5, beta_2=0.9).
     python examples/wgan_gp.py --smoke
 """
 
-import argparse
 import os
+import sys
 
 import keras
 
 import keras_gan_tricks as kgt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for _example.py
+import _example  # noqa: E402
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--out", default="out/wgan_gp")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
-    images, _ = kgt.datasets.digits()
-    epochs = args.epochs
-    if args.smoke:
-        images, epochs = images[:64], 1
+    args = _example.parse_args(argv, __doc__, epochs=100, out="out/wgan_gp")
+    images, _ = _example.digits(args)
 
     shape = (8, 8, 1)
     gan = kgt.GAN(
@@ -44,7 +38,7 @@ def main(argv=None):
     gan.fit(
         images,
         batch_size=64,
-        epochs=epochs,
+        epochs=args.epochs,
         verbose=2,
         callbacks=[
             kgt.callbacks.SampleGrid(os.path.join(args.out, "grids"), every=10, scale=4)
