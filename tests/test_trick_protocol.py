@@ -5,7 +5,13 @@ with `BackupAndRestore` (CI runs this file on the three backends)."""
 import pytest
 
 import keras_gan_tricks as kgt
+from tests.nets import mlp_discriminator, mlp_generator
 from tests.trick_case import run_trick_test
+
+
+def _networks():
+    return mlp_generator(), mlp_discriminator()
+
 
 TRICKS = {
     "InstanceNoise": (lambda: kgt.tricks.InstanceNoise(0.1, seed=1), False, ()),
@@ -78,3 +84,36 @@ def test_the_harness_catches_state_that_is_not_saved(tmp_path):
     kgt._utils.register(Forgetful)
     with pytest.raises(AssertionError):
         run_trick_test(Forgetful, tmp_path, resume=False)
+
+
+def test_the_ranking_accuracy_is_computed_once_per_step(monkeypatch):
+    """The balancer and adaptive noise both read D's ranking accuracy: the
+    step computes it once (`StepOutcome.signal`) for both. Counted per run
+    of the step's Python code (once per trace when compiled)."""
+    import keras
+
+    from keras_gan_tricks.tricks import signals
+    from tests.trick_case import points
+
+    ranks, steps = [], []
+    original_rank = signals.ranking_accuracy
+    original_objective = kgt.GAN.generator_objective
+
+    def rank(real_logits, fake_logits):
+        ranks.append(1)
+        return original_rank(real_logits, fake_logits)
+
+    def objective(self, *args, **kwargs):
+        if kwargs.get("training", True):
+            steps.append(1)
+        return original_objective(self, *args, **kwargs)
+
+    monkeypatch.setattr(signals, "ranking_accuracy", rank)
+    monkeypatch.setattr(kgt.GAN, "generator_objective", objective)
+    keras.utils.set_random_seed(0)
+    gan = kgt.recipes.small_images(kgt.GAN(*_networks(), seed=0))
+    assert {"DiscriminatorLRBalancer", "AdaptiveInstanceNoise"} <= {
+        type(t).__name__ for t in gan.tricks
+    }
+    gan.fit(points(32), batch_size=16, epochs=1, verbose=0)
+    assert steps and len(ranks) == len(steps)

@@ -268,29 +268,36 @@ class DiscriminatorLRBalancer(Trick):
     # The controller, in keras.ops.
 
     def end_step(self, outcome):
+        # The step's ranking accuracy, shared with every trick that reads it.
+        rank = outcome.signal("ranking") if self.target < 1.0 else None
         self.control(
-            outcome.step,
-            outcome.d_loss,
-            outcome.g_loss,
-            outcome.finite,
-            outcome.real_logits,
-            outcome.fake_logits,
+            outcome.step, outcome.d_loss, outcome.g_loss, outcome.finite, rank=rank
         )
 
     def control(
-        self, step, d_loss, g_loss, finite=True, real_logits=None, fake_logits=None
+        self,
+        step,
+        d_loss,
+        g_loss,
+        finite=True,
+        real_logits=None,
+        fake_logits=None,
+        rank=None,
     ):
         """One step of the controller (in-step, or eagerly for other models).
-        Without D's logits only the loss rule lowers the rate, and D is calm
-        once its loss has stayed `2 * collapse_below` above the floor for
-        `patience` steps. The rule itself is `balancer_rule`."""
+        `rank`: D's ranking accuracy on the step's logits, or None to compute
+        it from `real_logits` and `fake_logits`. Without either only the
+        loss rule lowers the rate, and D is calm once its loss has stayed
+        `2 * collapse_below` above the floor for `patience` steps. The rule
+        itself is `balancer_rule`."""
         refs = self.refs
         # A copy: on PyTorch the variable's tensor changes when it is assigned.
         lr = ops.copy(
             ops.cast(ops.convert_to_tensor(refs.optimizer.learning_rate), "float32")
         )
-        rank = None  # (the signal is off with a target of 1)
-        if real_logits is not None and self.target < 1.0:
+        if self.target >= 1.0:
+            rank = None  # the signal is off
+        elif rank is None and real_logits is not None:
             rank = ranking_accuracy(real_logits, fake_logits)
         inputs = BalancerInputs(
             step, d_loss, g_loss, lr, finite, rank, min_lr=self._min_lr()
