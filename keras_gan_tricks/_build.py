@@ -23,7 +23,8 @@ def check_networks(generator, discriminator, latent_distribution):
     if generator is discriminator:
         raise ValueError(
             "`generator` and `discriminator` must be two different models. "
-            f"Received the same object twice: {generator!r}"
+            f"Received: generator={generator!r}, discriminator={discriminator!r} "
+            "(the same object)"
         )
     if latent_distribution not in LATENT_DISTRIBUTIONS:
         raise ValueError(
@@ -180,9 +181,10 @@ def build_networks(gan):
             else static_shape(logits)
         )
         raise ValueError(
-            "The discriminator must emit one logit per sample, of shape "
+            "`discriminator` must emit one logit per sample, of shape "
             "(batch,) or (batch, 1), or a map of logits with one channel, "
-            f"(batch, ..., 1) (PatchGAN). It emits shape {shape}."
+            "(batch, ..., 1) (PatchGAN). Received: discriminator with output "
+            f"shape {shape}"
         )
     return sample_shape
 
@@ -202,9 +204,9 @@ def check_tricks(tricks):
     for trick in tricks:
         if not isinstance(trick, Trick):
             raise TypeError(
-                "`tricks` must hold kgt.tricks.Trick objects. "
-                f"Received: {trick!r} (of type {type(trick).__name__}) in "
-                f"tricks={tricks!r}"
+                "`tricks` must hold kgt.tricks.Trick objects. Received: "
+                f"tricks={tricks!r} (holding {trick!r}, of type "
+                f"{type(trick).__name__})"
             )
     if len({id(t) for t in tricks}) != len(tricks):
         raise ValueError(
@@ -330,9 +332,9 @@ def compile_parts(gan, d_optimizer, g_optimizer, loss, label_policy, penalty, tr
     tricks = check_tricks(tricks)
     if label_policy is not None and not loss.uses_labels:
         raise ValueError(
-            f"The {type(loss).__name__} loss has fixed targets, so a label "
-            "policy would have no effect. Use a cross-entropy or least-squares "
-            f"loss, or drop it. Received: label_policy={label_policy!r}"
+            f"`label_policy` would have no effect: the {type(loss).__name__} "
+            "loss has fixed targets. Use a cross-entropy or least-squares loss, "
+            f"or drop it. Received: label_policy={label_policy!r}"
         )
     optimizers = (
         get_optimizer("d_optimizer", d_optimizer),
@@ -342,7 +344,8 @@ def compile_parts(gan, d_optimizer, g_optimizer, loss, label_policy, penalty, tr
         raise ValueError(
             "`d_optimizer` and `g_optimizer` must be two different optimizer "
             "objects: each holds its own network's slots. "
-            f"Received the same object twice: {optimizers[0]!r}"
+            f"Received: d_optimizer={optimizers[0]!r}, "
+            f"g_optimizer={optimizers[1]!r} (the same object)"
         )
     for arg, net in (
         ("discriminator", gan.discriminator),

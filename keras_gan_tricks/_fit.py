@@ -191,13 +191,13 @@ def check_fit_data(gan, x, y, arg="x"):
     check_array(gan, array, arg)
     if gan.conditional and y is None:
         raise ValueError(
-            "This GAN is conditional: pass labels with the images, "
-            "`fit(images, labels)`. Received: y=None"
+            "`y` must hold the labels of a conditional GAN: pass them with the "
+            "images, `fit(images, labels)`. Received: y=None"
         )
     if y is not None and hasattr(y, "shape") and len(y) != len(array):
         raise ValueError(
-            f"`y` must hold one label per sample: {len(array)} samples but "
-            f"{len(y)} labels."
+            f"`y` must hold one label per sample of `x` ({len(array)}). "
+            f"Received: y of shape {np.shape(y)}"
         )
 
 
@@ -212,9 +212,9 @@ def check_dataset(gan, x, arg):
         shape = tuple(spec.shape.as_list())
         if not shapes_compatible(shape[1:], gan.sample_shape):
             raise ValueError(
-                "The dataset's samples do not match the generator's output. "
-                f"Dataset element shape: {shape}; generator output: "
-                f"{describe_shape(gan.sample_shape)}."
+                f"`{arg}` must yield samples of the generator's output shape "
+                f"{describe_shape(gan.sample_shape)}. Received: {arg} with "
+                f"element shape {shape}"
             )
     if int(x.cardinality()) == 0:
         raise ValueError(
@@ -227,8 +227,9 @@ def check_array(gan, array, arg):
     """An array's sample shape, size, values and range."""
     if array.ndim < 1 or not shapes_compatible(array.shape[1:], gan.sample_shape):
         raise ValueError(
-            f"`{arg}` has shape {array.shape}, but the generator makes samples of "
-            f"shape {describe_shape(gan.sample_shape)}."
+            f"`{arg}` must hold samples of the generator's output shape "
+            f"{describe_shape(gan.sample_shape)}. Received: {arg} of shape "
+            f"{array.shape}"
         )
     if len(array) == 0:
         raise ValueError(
@@ -241,8 +242,10 @@ def check_array(gan, array, arg):
             bad = int(array.size - np.count_nonzero(finite))
             first = tuple(int(i) for i in np.argwhere(~finite)[0])
             raise ValueError(
-                f"`{arg}` holds {bad} NaN or infinite value(s) (the first at index "
-                f"{first}: {array[first]}). Clean or drop those samples before training."
+                f"`{arg}` must hold finite numbers: clean or drop the samples with "
+                f"NaN or inf before training. Received: {arg} of shape "
+                f"{array.shape} holding {bad} NaN or infinite value(s) (the first "
+                f"at index {first}: {array[first]})"
             )
     elif not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
@@ -292,7 +295,8 @@ def split_batch(gan, data):
     check_batch_shape(gan, x)
     if gan.conditional and y is None:
         raise ValueError(
-            "This GAN is conditional: pass labels with the images, "
-            "`fit(images, labels)` or a dataset of (images, labels)."
+            "The batch must hold the labels of a conditional GAN: pass them "
+            "with the images, `fit(images, labels)` or a dataset of "
+            "(images, labels). Received: a batch without labels"
         )
     return x, y

@@ -333,8 +333,8 @@ class GeneratorEMA(tricks.TrickCallback):
         generator = getattr(model, "generator", None)
         if not isinstance(generator, keras.layers.Layer):
             raise ValueError(
-                "GeneratorEMA needs a model with a `generator` attribute (a kgt.GAN). "
-                f"Received a model of type {type(model).__name__}"
+                "`model` must have a `generator` attribute (a kgt.GAN) for "
+                f"GeneratorEMA. Received: model of type {type(model).__name__}"
             )
         if self._bound:
             return
@@ -419,8 +419,8 @@ class SampleGrid(keras.callbacks.Callback):
         generator = getattr(self.model, "generator", None)
         if generator is None:
             raise ValueError(
-                "SampleGrid needs a kgt.GAN or a model with a `generator` attribute. "
-                f"Received a model of type {type(self.model).__name__}"
+                "`model` must be a kgt.GAN or have a `generator` attribute for "
+                f"SampleGrid. Received: model of type {type(self.model).__name__}"
             )
         latent_dim = generator.inputs[0].shape[-1]
         z = (
@@ -568,8 +568,8 @@ class QualityMonitor(keras.callbacks.Callback):
         super().set_model(model)
         if not callable(getattr(model, "generate", None)):
             raise TypeError(
-                "QualityMonitor needs a model with a `generate(n, seed=...)` method "
-                f"(a kgt.GAN). Received a {type(model).__name__}"
+                "`model` must have a `generate(n, seed=...)` method (a kgt.GAN) "
+                f"for QualityMonitor. Received: model of type {type(model).__name__}"
             )
 
     def measure(self):

@@ -100,7 +100,12 @@ def mode_coverage(samples, centers, std):
             f"Received: samples of shape {samples.shape}, centers of shape {centers.shape}"
         )
     if not np.isfinite(samples).all():
-        raise ValueError("`samples` holds NaN or infinite values.")
+        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+        raise ValueError(
+            "`samples` holds NaN or infinite values: clean or drop those samples. "
+            f"Received: samples of shape {samples.shape} holding {bad} NaN or "
+            "infinite value(s)"
+        )
     distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
     nearest = distances.argmin(axis=1)
     good = distances[np.arange(len(samples)), nearest] / std <= 3.0
@@ -270,8 +275,9 @@ def frechet_distance_from_features(features_a, features_b):
         or min(len(a), len(b)) < 2
     ):
         raise ValueError(
-            "Feature sets must be (n, d) with the same d and n >= 2. "
-            f"Received shapes {a.shape} and {b.shape}"
+            "`features_a` and `features_b` must be (n, d) with the same d and "
+            f"n >= 2. Received: features_a of shape {a.shape} and features_b of "
+            f"shape {b.shape}"
         )
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -360,19 +366,23 @@ def _feature_pair(real_features, fake_features, least):
         if x.ndim != 2:
             raise ValueError(
                 f"`{name}` must be a 2D array (samples, features). "
-                f"Received shape {x.shape}"
+                f"Received: {name} of shape {x.shape}"
             )
         if len(x) < least:
             raise ValueError(
-                f"`{name}` needs at least {least} samples here. Received "
-                f"{len(x)} (shape {x.shape})"
+                f"`{name}` must hold at least {least} samples here. "
+                f"Received: {name} of shape {x.shape}"
             )
         if not np.isfinite(x).all():
-            raise ValueError(f"`{name}` holds non-finite values (NaN or inf).")
+            raise ValueError(
+                f"`{name}` must hold finite values. Received: {name} of shape "
+                f"{x.shape} holding NaN or inf"
+            )
     if real.shape[1] != fake.shape[1]:
         raise ValueError(
             "`real_features` and `fake_features` must have the same number of "
-            f"features. Received shapes {real.shape} and {fake.shape}"
+            f"features. Received: real_features of shape {real.shape} and "
+            f"fake_features of shape {fake.shape}"
         )
     return real, fake
 
@@ -467,8 +477,8 @@ def density_coverage(real_features, fake_features, k=5):
     real, fake = _feature_pair(real_features, fake_features, 1)
     if len(real) < k + 1:
         raise ValueError(
-            f"`real_features` needs at least k + 1 = {k + 1} samples. Received "
-            f"{len(real)} (shape {real.shape})"
+            f"`real_features` must hold at least k + 1 = {k + 1} samples. "
+            f"Received: real_features of shape {real.shape}"
         )
     held, covered, _ = _balls(fake, real, _kth_neighbour_radii(real, k))
     density = np.sum(held) / (k * len(fake))

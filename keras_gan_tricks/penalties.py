@@ -297,11 +297,11 @@ def get_many(identifier):
             try:
                 found = get(item)
             except TypeError:
+                held = f"holding {item!r}, " if item is not identifier else ""
                 raise TypeError(
                     "`penalty` must be a kgt.penalties.Penalty, a kgt.penalties."
                     "LeCam, a list of them, or None. Received: "
-                    f"penalty={identifier!r} (holding {item!r}, of type "
-                    f"{type(item).__name__})"
+                    f"penalty={identifier!r} ({held}of type {type(item).__name__})"
                 ) from None
             if found is not None:
                 penalties.append(found)

@@ -122,7 +122,7 @@ def test_a_collapsed_generator_keeps_precision_and_loses_recall():
         ),
         (
             lambda: evaluation.precision_recall(np.zeros((9, 2)), np.zeros((9, 3))),
-            r"shapes \(9, 2\) and \(9, 3\)",
+            r"real_features of shape \(9, 2\) and fake_features of shape \(9, 3\)",
         ),
         (
             lambda: evaluation.precision_recall(np.zeros(9), np.zeros((9, 1))),
@@ -144,7 +144,7 @@ def test_a_collapsed_generator_keeps_precision_and_loses_recall():
             lambda: evaluation.density_coverage(
                 np.full((9, 2), np.nan), np.zeros((9, 2))
             ),
-            "non-finite",
+            "must hold finite values",
         ),
     ],
 )

@@ -492,9 +492,9 @@ def test_data_shape_must_match(points):
 
     gan = make_gan()
     gan.compile()
-    with pytest.raises(ValueError, match=r"`x` has shape \(256, 3\)"):
+    with pytest.raises(ValueError, match=r"Received: x of shape \(256, 3\)"):
         gan.fit(np.zeros((256, 3), "float32"), verbose=0)
-    with pytest.raises(ValueError, match=r"Dataset element shape: \(None, 3\)"):
+    with pytest.raises(ValueError, match=r"Received: x with element shape \(None, 3\)"):
         gan.fit(
             tf.data.Dataset.from_tensor_slices(np.zeros((8, 3), "float32")).batch(4),
             verbose=0,
