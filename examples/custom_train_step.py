@@ -5,7 +5,8 @@ A GAN written as the Keras guide does (a `keras.Model` with its own
 kgt's loss, label policy, penalty and instance-noise layer, and driven by
 kgt's callbacks. Trained on the 8-Gaussian ring; reports PacGAN's mode
 coverage. `custom_train_step_jax.py` and `custom_train_step_torch.py` write
-the same step for JAX and PyTorch.
+the same step for JAX and PyTorch. The command line, the data and the report
+come from `_example.py` beside this file: copy both.
 
     python examples/custom_train_step.py --epochs 20
     python examples/custom_train_step.py --smoke

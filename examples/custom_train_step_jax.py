@@ -5,10 +5,11 @@ The same GAN as `custom_train_step.py`, written as Keras's guide
 function of the state `fit` hands it (`jax.value_and_grad` over the
 variables' values, `stateless_apply` for each network's optimizer), one
 optimizer per network. kgt supplies the loss, the label policy, the R1
-penalty (its input gradient taken with `jax.grad`, itself differentiated
-for D's update: what `keras.ops` lacks) and the instance noise; kgt's
-callbacks decay the noise and balance D's rate. Trained on the 8-Gaussian
-ring; reports PacGAN's mode coverage.
+penalty (its input gradient taken with `jax.grad`, itself differentiated for
+D's update: what `keras.ops` lacks) and the instance noise; kgt's callbacks
+decay the noise and balance D's rate. Trained on the 8-Gaussian ring;
+reports PacGAN's mode coverage. The command line, the data and the report
+come from `_example.py` beside this file: copy both.
 
     KERAS_BACKEND=jax python examples/custom_train_step_jax.py --epochs 20
     KERAS_BACKEND=jax python examples/custom_train_step_jax.py --smoke

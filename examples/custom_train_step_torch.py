@@ -6,7 +6,9 @@ The same GAN as `custom_train_step.py`, written as Keras's guide
 supplies the loss, the label policy, the R1 penalty (its input gradient
 taken with `torch.autograd.grad`, kept differentiable for D's update) and
 the instance noise; kgt's callbacks decay the noise and balance D's rate.
-Trained on the 8-Gaussian ring; reports PacGAN's mode coverage.
+Trained on the 8-Gaussian ring; reports PacGAN's mode coverage. The command
+line, the data and the report come from `_example.py` beside this file: copy
+both.
 
     KERAS_BACKEND=torch python examples/custom_train_step_torch.py --epochs 20
     KERAS_BACKEND=torch python examples/custom_train_step_torch.py --smoke
