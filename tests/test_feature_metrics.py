@@ -223,8 +223,8 @@ def test_classifier_two_sample_test_tells_shifted_sets_apart_and_not_equal_ones(
 def test_the_distance_pass_agrees_across_block_sizes():
     real, fake = gaussians(50, seed=10), gaussians(37, shift=0.5, seed=11)
     r_real, r_fake = radii(real, 3), radii(fake, 3)
-    whole = evaluation._balls(fake, real, r_real, r_fake, rows=1024)
-    blocks = evaluation._balls(fake, real, r_real, r_fake, rows=7)
+    whole = evaluation.figures._balls(fake, real, r_real, r_fake, rows=1024)
+    blocks = evaluation.figures._balls(fake, real, r_real, r_fake, rows=7)
     for a, b in zip(whole, blocks, strict=True):
         np.testing.assert_array_equal(a, b)
     assert whole[1].any() and not whole[1].all()  # a case that tells
