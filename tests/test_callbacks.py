@@ -280,9 +280,10 @@ def test_decay_and_ema_run_inside_a_gan_step_with_no_batch_work(monkeypatch):
     # Neither reads the step count (a wait on the step) nor, on JAX, pulls
     # the train state back into the model (`self.model`) after a batch.
     reads = []
-    real_read = kgt.callbacks._training_step
+    faces = kgt.callbacks.faces
+    real_read = faces.training_step
     monkeypatch.setattr(
-        kgt.callbacks, "_training_step", lambda m: reads.append(1) or real_read(m)
+        faces, "training_step", lambda m: reads.append(1) or real_read(m)
     )
     syncs = []
     if keras.backend.backend() == "jax":

@@ -18,7 +18,6 @@ LIMITS = {"module": 600, "class": 300, "function": 60}
 
 # Still over a limit, with the size they may not exceed.
 OVER = {
-    ("module", "keras_gan_tricks/callbacks.py"): 625,
     ("module", "keras_gan_tricks/gan.py"): 720,
     ("class", "keras_gan_tricks/gan.py:GAN"): 390,
 }
