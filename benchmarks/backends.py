@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+from _common import dump_json, round_ratios
+
 CONTENDERS = {
     # Keras's default ("auto"): no XLA on a CPU-only machine, XLA with a GPU.
     "tensorflow": ("tensorflow", "auto"),
@@ -154,9 +156,7 @@ def main(argv=None):
         results[model] = {
             name: {
                 "ms_per_step": 1000 * statistics.median(values),
-                f"over_{REFERENCE}": statistics.median(
-                    v / ref for v, ref in zip(values, times[REFERENCE], strict=True)
-                ),
+                f"over_{REFERENCE}": round_ratios(values, times[REFERENCE])[0],
                 "jit_compile": jit[name],
             }
             for name, values in times.items()
@@ -174,12 +174,8 @@ def main(argv=None):
     print(f"(ratio: time per step over {REFERENCE}'s in the same round, median;")
     print(" * = compiled with jit_compile on: XLA, torch.compile on PyTorch)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"rounds": rounds, "versions": versions(), "results": results},
-                f,
-                indent=2,
-            )
+        payload = {"rounds": rounds, "versions": versions(), "results": results}
+        dump_json(args.json, payload)
     return 0
 
 

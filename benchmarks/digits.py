@@ -24,9 +24,9 @@ samples side by side.
 """
 
 import argparse
-import sys
 import time
 
+import numpy as np
 from _common import mean_se, parse_args, write_json
 
 # vanilla, the 0.1.0 demo's tricks, and kgt.recipes' image recipes.
@@ -62,14 +62,6 @@ def _parse(argv):
     return args
 
 
-ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_gan_tricks as kgt  # noqa: E402
-from keras_gan_tricks.demo import LATENT_DIM  # noqa: E402
-
 BATCH = 64
 PUBLISHED_STACKED = {
     "DCGAN on Stacked MNIST (VEEGAN Table 2)": (99, 3.4),
@@ -78,6 +70,11 @@ PUBLISHED_STACKED = {
 
 
 def train(setting, images, seed, epochs):
+    import keras
+
+    import keras_gan_tricks as kgt
+    from keras_gan_tricks.demo import LATENT_DIM
+
     keras.utils.set_random_seed(seed)
     shape = images.shape[1:]
     tricks = setting == "tricks"
@@ -109,8 +106,10 @@ def train(setting, images, seed, epochs):
     return gan
 
 
-def main():
-    args = ARGS
+def main(argv=None):
+    args = _parse(argv)  # sets the backend: Keras is imported after
+    import keras_gan_tricks as kgt
+
     seeds = 1 if args.quick else args.seeds
     epochs = 3 if args.quick else args.epochs
     stacked_epochs = 1 if args.quick else args.stacked_epochs

@@ -44,11 +44,10 @@ did. Key `hooks_over_in_step`, and `_fast` likewise.
 """
 
 import argparse
-import statistics
-import sys
 import time
 
-from _common import parse_args, write_json
+import numpy as np
+from _common import parse_args, per_step_ms, round_ratios, write_json
 
 MODELS = ("pacgan", "mlp128")
 
@@ -74,18 +73,12 @@ def _parse(argv):
     return parse_args(parser, argv)
 
 
-ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_gan_tricks as kgt  # noqa: E402
-from keras_gan_tricks import _fit as support  # noqa: E402
-
 BATCH = 100
 
 
 def mlp(inputs, outputs):
+    import keras
+
     return keras.Sequential(
         [
             keras.Input((inputs,)),
@@ -98,6 +91,10 @@ def mlp(inputs, outputs):
 
 def build(model, instance_noise=None):
     """The GAN `model` (no tricks but `instance_noise`), compiled."""
+    import keras
+
+    import keras_gan_tricks as kgt
+
     if model == "pacgan":
         g = kgt.architectures.mlp_generator(2)
         d = kgt.architectures.mlp_discriminator()
@@ -114,7 +111,8 @@ def build(model, instance_noise=None):
 def timed_fit(gan, x, on_thread):
     """Seconds per step of one `fit` over `x`, the stop check on Keras's
     callback thread or in line."""
-    stop = support.StopOnNonFinite
+    from keras_gan_tricks._fit import StopOnNonFinite as stop
+
     shipped = stop.async_safe
     stop.async_safe = on_thread
     try:
@@ -144,13 +142,8 @@ def alternate(model, runs, rounds):
 def summary(times, slow, fast, key):
     """Median per-step ms, `key` (median over rounds of slow / fast in the
     same round), `key_fast` (ratio of the two fastest rounds), every round."""
-    pairs = zip(times[slow], times[fast], strict=True)
-    return {
-        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
-        key: statistics.median(a / b for a, b in pairs),
-        f"{key}_fast": min(times[slow]) / min(times[fast]),
-        "round_ms": {n: [1000 * t for t in ts] for n, ts in times.items()},
-    }
+    median, fastest = round_ratios(times[slow], times[fast])
+    return {**per_step_ms(times), key: median, f"{key}_fast": fastest}
 
 
 def bench_model(model, x, rounds):
@@ -168,26 +161,34 @@ def bench_model(model, x, rounds):
     return summary(times, "inline", "thread", "inline_over_thread")
 
 
-class NoiseDecayInHooks(kgt.callbacks.InstanceNoiseDecay):
-    """The decay done in batch hooks, as for a model that is not a kgt.GAN."""
+def hook_callbacks():
+    """InstanceNoiseDecay and GeneratorEMA doing their per-batch work in
+    batch hooks, as kgt's earlier code did."""
+    import keras_gan_tricks as kgt
 
-    def bind(self, gan):
-        return None  # the GAN does not take the trick: the hooks do the work
+    class NoiseDecayInHooks(kgt.callbacks.InstanceNoiseDecay):
+        """The decay done in batch hooks, as for a model that is not a kgt.GAN."""
 
+        def bind(self, gan):
+            return None  # the GAN does not take the trick: the hooks do the work
 
-class EMAWithHook(kgt.callbacks.GeneratorEMA):
-    """The average updated in the step, plus the batch hook of kgt's earlier
-    code (it read `self.model`, then returned)."""
+    class EMAWithHook(kgt.callbacks.GeneratorEMA):
+        """The average updated in the step, plus the batch hook of kgt's earlier
+        code (it read `self.model`, then returned)."""
 
-    @property
-    def async_safe(self):
-        return False
+        @property
+        def async_safe(self):
+            return False
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.model  # noqa: B018 (on JAX: syncs the train state)
+        def on_train_batch_end(self, batch, logs=None):
+            self.model  # noqa: B018 (on JAX: syncs the train state)
+
+    return NoiseDecayInHooks, EMAWithHook
 
 
 def timed_tricks(gan, x, in_step, decay_steps):
+    import keras_gan_tricks as kgt
+
     steps = len(x) // BATCH
     if in_step:
         callbacks = [
@@ -195,9 +196,10 @@ def timed_tricks(gan, x, in_step, decay_steps):
             kgt.callbacks.GeneratorEMA(0.999, recalibrate_batch_norm=False),
         ]
     else:
+        noise_decay, ema = hook_callbacks()
         callbacks = [
-            NoiseDecayInHooks(0.1, 0.0, decay_steps),
-            EMAWithHook(0.999, recalibrate_batch_norm=False),
+            noise_decay(0.1, 0.0, decay_steps),
+            ema(0.999, recalibrate_batch_norm=False),
         ]
     start = time.perf_counter()
     gan.fit(
@@ -224,8 +226,12 @@ def bench_tricks(model, x, rounds):
     return summary(times, "hooks", "in_step", "hooks_over_in_step")
 
 
-def main():
-    args = ARGS
+def main(argv=None):
+    args = _parse(argv)  # sets the backend: Keras is imported after
+    import keras
+
+    import keras_gan_tricks as kgt
+
     rounds = args.rounds or (3 if args.quick else 15)
     steps = args.steps or (100 if args.quick else 1000)
     if rounds < 1 or steps < 1:

@@ -66,10 +66,11 @@ Remedies (not every one applies to every scenario):
 """
 
 import argparse
-import sys
 import time
 
-from _common import mean_se, parse_args, write_json
+import modes
+import numpy as np
+from _common import markdown_table, mean_se, parse_args, pool_runs, write_json
 
 SCENARIOS = {
     "balanced": {"kind": "digits"},
@@ -132,44 +133,46 @@ def _parse(argv):
     return parse_args(parser, argv)
 
 
-ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_gan_tricks as kgt  # noqa: E402
-from keras_gan_tricks.demo import LATENT_DIM  # noqa: E402
-
 BATCH = 64
 DIGITS = 1797
 
 
-class _Quality(keras.callbacks.Callback):
-    """Every `every` steps: the FD of `n` samples, with the training time so
-    far (its own time excluded)."""
+def quality_callback(every, n, real, classifier, target):
+    """A callback measuring, every `every` steps, the FD of `n` samples
+    with the training time so far (its own time excluded): `curve` holds
+    (step, seconds, FD), `reached` the seconds until the FD first fell to
+    `target` (or None), `train_seconds` the training time."""
+    import keras
 
-    def __init__(self, every, n, real, classifier, target):
-        super().__init__()
-        self.every, self.n, self.real = every, n, real
-        self.classifier, self.target = classifier, target
-        self.curve, self.reached = [], None
-        self._train = 0.0
+    import keras_gan_tricks as kgt
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
+    class Quality(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.curve, self.reached, self.train_seconds = [], None, 0.0
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._train += time.perf_counter() - self._start
-        if (batch + 1) % self.every:
-            return
-        samples = self.model.generate(self.n, seed=batch)
-        fd = kgt.evaluation.frechet_distance(samples, self.real, self.classifier)
-        self.curve.append((batch + 1, self._train, fd))
-        if self.reached is None and fd <= self.target:
-            self.reached = self._train
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.train_seconds += time.perf_counter() - self.start
+            if (batch + 1) % every:
+                return
+            samples = self.model.generate(n, seed=batch)
+            fd = kgt.evaluation.frechet_distance(samples, real, classifier)
+            self.curve.append((batch + 1, self.train_seconds, fd))
+            if self.reached is None and fd <= target:
+                self.reached = self.train_seconds
+
+    return Quality()
 
 
 def digits_gan(options, remedy, seed, steps):
+    import keras
+
+    import keras_gan_tricks as kgt
+    from keras_gan_tricks.demo import LATENT_DIM
+
     shape = (8, 8, 1)
     pack = 4 if remedy == "pack4" else 1
     gan = kgt.GAN(
@@ -235,6 +238,10 @@ def digits_gan(options, remedy, seed, steps):
 
 
 def run_digits(options, remedy, seed, args, real, classifier):
+    import keras
+
+    import keras_gan_tricks as kgt
+
     keras.utils.set_random_seed(seed)
     steps = options.get("length", 1) * args.epochs * int(np.ceil(DIGITS / BATCH))
     rng = np.random.default_rng(seed)
@@ -242,7 +249,7 @@ def run_digits(options, remedy, seed, args, real, classifier):
     subset = real[rng.permutation(len(real))[:n]]
     x = subset[rng.integers(0, n, steps * BATCH)]
     gan, callbacks = digits_gan(options, remedy, seed, steps)
-    quality = _Quality(args.eval_every, 2000, real, classifier, args.target_fd)
+    quality = quality_callback(args.eval_every, 2000, real, classifier, args.target_fd)
     gan.fit(
         x,
         batch_size=BATCH,
@@ -260,7 +267,7 @@ def run_digits(options, remedy, seed, args, real, classifier):
         "frechet_distance": summary["frechet_distance"],
         "classes_covered": summary["classes_covered"],
         "class_kl_to_uniform": summary["class_kl_to_uniform"],
-        "train_seconds": quality._train,
+        "train_seconds": quality.train_seconds,
         "seconds_to_target": quality.reached,
         "curve": quality.curve,
         "lr_changes": len(balancer[0].changes) if balancer else None,
@@ -270,6 +277,10 @@ def run_digits(options, remedy, seed, args, real, classifier):
 
 
 def _adaptive_stddev(gan):
+    import keras
+
+    import keras_gan_tricks as kgt
+
     for trick in gan.tricks:
         if isinstance(trick, kgt.layers.AdaptiveInstanceNoise):
             return float(keras.ops.convert_to_numpy(trick.stddev))
@@ -277,9 +288,6 @@ def _adaptive_stddev(gan):
 
 
 def run_grid(remedy, seed, args):
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    import modes
-
     row = {
         "vanilla": "vanilla",
         "balancer": "+ D lr balancer",
@@ -295,17 +303,20 @@ def run_grid(remedy, seed, args):
     }
 
 
-class PointMass(keras.layers.Layer):
-    """The Dirac-GAN's generator: its single weight theta, whatever z."""
-
-    def build(self, input_shape):
-        self.theta = self.add_weight(shape=(1,), initializer="ones", name="theta")
-
-    def call(self, z):
-        return keras.ops.ones_like(z[:, :1]) * self.theta
-
-
 def run_dirac(remedy, seed, args):
+    import keras
+
+    import keras_gan_tricks as kgt
+
+    class PointMass(keras.layers.Layer):
+        """The Dirac-GAN's generator: its single weight theta, whatever z."""
+
+        def build(self, input_shape):
+            self.theta = self.add_weight(shape=(1,), initializer="ones", name="theta")
+
+        def call(self, z):
+            return keras.ops.ones_like(z[:, :1]) * self.theta
+
     keras.utils.set_random_seed(seed)
     steps = 300 if args.quick else args.dirac_steps
     generator = PointMass(name="point_mass")
@@ -391,24 +402,17 @@ def table(results):
     for scenario, by_remedy in results.items():
         kind = SCENARIOS[scenario]["kind"]
         columns = METRICS[kind]
-        lines += [
-            f"### {scenario}",
-            "",
-            "| remedy | seeds | " + " | ".join(label for _, label in columns) + " |",
-            "|---|---|" + "---|" * len(columns),
-        ]
+        header = ["remedy", "seeds", *(label for _, label in columns)]
         reference = _vanilla_final(by_remedy) if kind == "digits" else None
         if reference is not None:
-            lines[-2] = (
-                lines[-2][:-1] + f"| s to vanilla's final FD ({reference:.3g}) |"
-            )
-            lines[-1] += "---|"
+            header.append(f"s to vanilla's final FD ({reference:.3g})")
+        rows = []
         for remedy, runs in by_remedy.items():
             cells = [_cell(runs, key) for key, _ in columns]
             if reference is not None:
                 cells.append(_time_to(runs, reference))
-            lines.append(f"| {remedy} | {len(runs)} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([remedy, len(runs), *cells])
+        lines += [f"### {scenario}", "", *markdown_table(header, rows), ""]
     return "\n".join(lines)
 
 
@@ -431,26 +435,21 @@ def _time_to(runs, level):
 
 
 def pool(files):
-    """Runs of the same scenario and remedy across files, by seed."""
-    import json
+    """Runs of the same scenario and remedy across files, by seed (a later
+    file's run replacing an earlier one's)."""
 
-    merged = {}
-    for path in files:
-        with open(path) as f:
-            results = json.load(f)["results"]
-        for scenario, by_remedy in results.items():
+    def groups(contents):
+        for scenario, by_remedy in contents["results"].items():
             for remedy, runs in by_remedy.items():
-                seen = merged.setdefault(scenario, {}).setdefault(remedy, {})
-                for run in runs:
-                    seen[run["seed"]] = run
-    return {
-        s: {r: [runs[k] for k in sorted(runs)] for r, runs in by.items()}
-        for s, by in merged.items()
-    }
+                yield scenario, remedy, runs
+
+    return pool_runs(files, groups, later_wins=True)
 
 
-def main():
-    args = ARGS
+def main(argv=None):
+    args = _parse(argv)  # sets the backend: Keras is imported after
+    import keras_gan_tricks as kgt
+
     if args.from_json:
         print(table(pool(args.from_json)))
         return 0

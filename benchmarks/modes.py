@@ -22,11 +22,10 @@ protocol can be trained in pieces, on several machines or sessions.
 """
 
 import argparse
-import json
-import sys
 import time
 
-from _common import mean_se, parse_args, write_json
+import numpy as np
+from _common import markdown_table, mean_se, parse_args, pool_runs, write_json
 
 
 def _parse(argv):
@@ -50,13 +49,6 @@ def _parse(argv):
     parser.add_argument("--markdown", help="write the table here (Markdown)")
     return parse_args(parser, argv)
 
-
-ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_gan_tricks as kgt  # noqa: E402
 
 BATCH = 100
 N_EVAL = 2500
@@ -137,14 +129,22 @@ ROWS = {
     # recipe includes since these runs.
     "r3gan recipe + EMA 0.999": {"recipe": "r3gan"},
 }
-POLICIES = {
-    "oss": lambda: kgt.labels.OneSidedSmoothing(0.1),
-    "noise": lambda: kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3)),
-    "flip": lambda: kgt.labels.RandomFlip(0.05),
-}
+
+
+def label_policy(name):
+    """A row's label policy: "oss", "noise" or "flip"."""
+    import keras_gan_tricks as kgt
+
+    if name == "oss":
+        return kgt.labels.OneSidedSmoothing(0.1)
+    if name == "noise":
+        return kgt.labels.UniformNoise(real=(0.7, 1.2), fake=(0.0, 0.3))
+    return kgt.labels.RandomFlip(0.05)
 
 
 def data(name):
+    import keras_gan_tricks as kgt
+
     if name == "ring":
         points, centers = kgt.datasets.gaussian_ring(n=100_000)
         return points, centers, kgt.datasets.RING_STD
@@ -154,6 +154,10 @@ def data(name):
 
 def train(dataset, row, seed, steps):
     """One run; returns the metrics and the evaluation samples."""
+    import keras
+
+    import keras_gan_tricks as kgt
+
     keras.utils.set_random_seed(seed)
     points, centers, std = data(dataset)
     options = ROWS[row]
@@ -189,7 +193,9 @@ def train(dataset, row, seed, steps):
             loss="relativistic_pairing"
             if options.get("loss") == "rp"
             else "non_saturating",
-            label_policy=POLICIES[options["policy"]]() if "policy" in options else None,
+            label_policy=label_policy(options["policy"])
+            if "policy" in options
+            else None,
             penalty=penalty or None,
             tricks=tricks or None,
         )
@@ -254,23 +260,15 @@ def _summary(runs):
 
 def pool(files):
     """{dataset: {(row, steps): [run, ...]}} from results files, rows in
-    first-seen order; a seed is counted once per row and step count."""
-    pooled = {}
-    for path in files:
-        with open(path) as f:
-            payload = json.load(f)
-        for dataset, rows in payload["results"].items():
+    first-seen order; a seed is counted once per row and step count (the
+    first file's run)."""
+
+    def groups(contents):
+        for dataset, rows in contents["results"].items():
             for row, result in rows.items():
-                runs = pooled.setdefault(dataset, {}).setdefault(
-                    (row, payload["steps"]), {}
-                )
-                for i, run in enumerate(result["runs"]):
-                    # Files written before runs recorded their seed ran 0, 1, ...
-                    runs.setdefault(run.get("seed", i), run)
-    return {
-        dataset: {key: [runs[s] for s in sorted(runs)] for key, runs in rows.items()}
-        for dataset, rows in pooled.items()
-    }
+                yield dataset, (row, contents["steps"]), result["runs"]
+
+    return pool_runs(files, groups)
 
 
 def markdown(files):
@@ -280,12 +278,7 @@ def markdown(files):
     lines = []
     datasets = [d for d in ("ring", "grid") if d in pooled]
     for dataset in datasets:
-        lines += [
-            f"**{dataset}** ({'8' if dataset == 'ring' else '25'} modes)",
-            "",
-            "| setting | steps | seeds | modes | % high quality | reverse KL |",
-            "|---|---|---|---|---|---|",
-        ]
+        table_rows = []
         # Rows in ROWS's order, then rows this version of the script does
         # not define (kept from older files), as first seen.
         order = list(ROWS)
@@ -296,24 +289,36 @@ def markdown(files):
         for row, steps in keys:
             runs = pooled[dataset][(row, steps)]
             summary = _summary(runs)
-            lines.append(
-                f"| {row} | {steps:,} | {len(runs)} "
-                f"| {_cell(summary, 'modes')} "
-                f"| {_cell(summary, 'high_quality', 100, 1)} "
-                f"| {_cell(summary, 'reverse_kl', digits=3)} |"
+            table_rows.append(
+                [
+                    row,
+                    f"{steps:,}",
+                    len(runs),
+                    _cell(summary, "modes"),
+                    _cell(summary, "high_quality", 100, 1),
+                    _cell(summary, "reverse_kl", digits=3),
+                ]
             )
         for name, published in PUBLISHED.items():
             m, hq, kl = published[dataset]
             kl = "—" if kl is None else kl
             # PacGAN's code: 400 epochs of 100,000 samples in batches of 100.
             steps, seeds = ("400,000", "10") if "PacGAN" in name else ("—", "—")
-            lines.append(f"| *{name}* | {steps} | {seeds} | {m} | {hq} | {kl} |")
-        lines.append("")
+            table_rows.append([f"*{name}*", steps, seeds, m, hq, kl])
+        lines += [
+            f"**{dataset}** ({'8' if dataset == 'ring' else '25'} modes)",
+            "",
+            *markdown_table(
+                ["setting", "steps", "seeds", "modes", "% high quality", "reverse KL"],
+                table_rows,
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
-def main():
-    args = ARGS
+def main(argv=None):
+    args = _parse(argv)
     if args.from_json:
         table = markdown(args.from_json)
         print(table)

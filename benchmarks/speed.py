@@ -63,7 +63,8 @@ import statistics
 import sys
 import time
 
-from _common import parse_args, write_json
+import numpy as np
+from _common import parse_args, per_step_ms, round_ratios, write_json
 
 
 def _parse(argv):
@@ -86,20 +87,14 @@ def _parse(argv):
     return parse_args(parser, argv)
 
 
-ARGS = _parse(sys.argv[1:] if __name__ == "__main__" else [])
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
-
-import keras_gan_tricks as kgt  # noqa: E402
-
 BATCH = 64
 LATENT = {"dcgan28": 100, "digits": 32}
 
 
 def networks(model):
     """The two networks of BENCHMARKS.md for `model`, freshly built."""
+    import keras_gan_tricks as kgt
+
     if model == "dcgan28":
         shape = (28, 28, 1)
         g = kgt.architectures.dcgan_generator(LATENT[model], shape)
@@ -117,6 +112,8 @@ def networks(model):
 
 
 def adam():
+    import keras
+
     return keras.optimizers.Adam(2e-4, beta_1=0.5)
 
 
@@ -125,6 +122,7 @@ def adam():
 
 
 def make_bare(model):
+    import keras
     import tensorflow as tf
 
     g, d, _ = networks(model)
@@ -174,6 +172,7 @@ def make_bare(model):
 
 def make_handwritten_all(model):
     """kgt-all's tricks by hand, in one TensorFlow `train_step`."""
+    import keras
     import tensorflow as tf
 
     g, d, _ = networks(model)
@@ -272,6 +271,8 @@ def make_handwritten_all(model):
 
 
 def make_kgt(model, tricks, callbacks_out=None, every=1, package=None):
+    import keras_gan_tricks as kgt
+
     kgt_ = package or kgt
     g, d, _ = networks(model)
     if not tricks:
@@ -312,6 +313,7 @@ def make_kgt_ablated(model, records, check=False):
     without the batch values and metric trackers; with `check`, the guard's
     check of losses and gradients and its snapshot of the running
     statistics kept, but the update applied unconditionally): TensorFlow."""
+    import keras_gan_tricks as kgt
     from keras_gan_tricks._backend import step_is_finite
 
     g, d, _ = networks(model)
@@ -367,6 +369,8 @@ def make_kgt_ablated(model, records, check=False):
 
 
 def make_classic(model):
+    import keras
+
     g, d, shape = networks(model)
     latent = LATENT[model]
     d.compile(adam(), keras.losses.BinaryCrossentropy(from_logits=True))
@@ -403,8 +407,12 @@ def make_classic(model):
 
 def forward_flops(net):
     """Multiply-adds x 2 of one sample's forward pass through `net`."""
+    import keras
+
+    from keras_gan_tricks._utils import walk_layers
+
     total = 0
-    for layer in kgt._utils.walk_layers(net):
+    for layer in walk_layers(net):
         if isinstance(layer, keras.layers.Dense):
             total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
         elif isinstance(layer, keras.layers.Conv2DTranspose):
@@ -428,6 +436,9 @@ def step_flops(g, d):
 
 def matmul_rate(n=1024, repeats=10):
     """float32 matmul FLOP/s on this machine now (median of `repeats`)."""
+    import keras
+    from keras import ops
+
     a = keras.random.normal((n, n), seed=0)
     b = keras.random.normal((n, n), seed=1)
     ops.convert_to_numpy(ops.matmul(a, b))
@@ -447,16 +458,24 @@ def rss_bytes():
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-class RecordRSS(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.rss = []
+def rss_recorder():
+    """A callback that keeps the resident set size after each epoch (`rss`)."""
+    import keras
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.rss.append(rss_bytes())
+    class RecordRSS(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rss = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.rss.append(rss_bytes())
+
+    return RecordRSS()
 
 
 def data_for(model, steps):
+    import keras_gan_tricks as kgt
+
     rng = np.random.default_rng(0)
     if model == "dcgan28":
         x = np.tanh(rng.standard_normal((steps * BATCH, 28, 28, 1)))
@@ -500,13 +519,13 @@ def ratios(times):
         if a not in times or b not in times:
             out[key] = out[f"{key}_fast"] = None
             continue
-        pairs = zip(times[a], times[b], strict=True)
-        out[key] = statistics.median(x / y for x, y in pairs)
-        out[f"{key}_fast"] = min(times[a]) / min(times[b])
+        out[key], out[f"{key}_fast"] = round_ratios(times[a], times[b])
     return out
 
 
 def bench_model(model, rounds, steps, memory_epochs, old_package=None, ablation=False):
+    import keras
+
     backend = keras.backend.backend()
     contenders = {}
     if backend == "tensorflow":
@@ -551,16 +570,16 @@ def bench_model(model, rounds, steps, memory_epochs, old_package=None, ablation=
         start = time.perf_counter()
         contenders["kgt-all"].gan.recalibrate_batch_norm()
         recalibrate.append(time.perf_counter() - start)
-    record = RecordRSS()
+    record = rss_recorder()
     contenders["kgt-all"](data, max(1, steps // 2), [record], epochs=memory_epochs)
     result = {
-        "ms_per_step": {n: 1000 * statistics.median(t) for n, t in times.items()},
+        # `round_ms`, every round's time per step: this machine's timings
+        # are bimodal.
+        **per_step_ms(times),
         **ratios(times),
         # What Keras's jit_compile="auto" resolved to: on TensorFlow, no XLA
         # on a machine without a GPU.
         "jit_compile": bool(gan.jit_compile),
-        # Every round's time per step: this machine's timings are bimodal.
-        "round_ms": {name: [1000 * t for t in ts] for name, ts in times.items()},
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
         "utilization": flops / plain / rate,
@@ -575,8 +594,8 @@ def bench_model(model, rounds, steps, memory_epochs, old_package=None, ablation=
     return result
 
 
-def main():
-    args = ARGS
+def main(argv=None):
+    args = _parse(argv)  # sets the backend: Keras is imported after
     rounds = args.rounds or (3 if args.quick else 21)
     if rounds < 1:
         raise SystemExit(f"--rounds must be at least 1. Received: {rounds}")

@@ -4,6 +4,7 @@ They report figures, not pass/fail: these tests check that the scripts work
 and their JSON holds the keys the README and results tables use.
 """
 
+import argparse
 import importlib
 import json
 import subprocess
@@ -302,26 +303,9 @@ def test_modes_keeps_finished_seeds_of_a_stopped_job(tmp_path, monkeypatch):
         return {"seed": seed, **_run_metrics(7, 0.6, 0.2)}, None, None
 
     monkeypatch.setattr(modes, "train", train)
-    monkeypatch.setattr(
-        modes,
-        "ARGS",
-        modes._parse(
-            [
-                "--datasets",
-                "ring",
-                "--rows",
-                "vanilla",
-                "--first-seed",
-                "3",
-                "--seeds",
-                "3",
-                "--json",
-                str(out),
-            ]
-        ),
-    )
+    argv = ["--datasets", "ring", "--rows", "vanilla", "--first-seed", "3"]
     with pytest.raises(KeyboardInterrupt):
-        modes.main()
+        modes.main([*argv, "--seeds", "3", "--json", str(out)])
     pooled = modes.pool([str(out)])["ring"]
     assert list(pooled) == [("vanilla", 20_000)]
     assert [run["seed"] for run in pooled[("vanilla", 20_000)]] == [3]
@@ -339,3 +323,61 @@ def test_digits_quick(tmp_path):
         assert 0 <= row["stacked_modes"][0] <= 1000
         assert row["frechet_distance"][0] > 0
     assert png.stat().st_size > 5_000
+
+
+@pytest.mark.parametrize("name", ["modes", "failures", "digits", "dispatch", "speed"])
+def test_benchmarks_parse_their_arguments_in_main(name, monkeypatch, capsys):
+    # Importing one reads no command line (the test runner's is not its
+    # own); its `main` parses the arguments it is given.
+    monkeypatch.setattr(sys, "argv", ["pytest", "--not-a-benchmark-flag"])
+    module = _import_benchmark(name)
+    with pytest.raises(SystemExit):
+        module.main(["--no-such-flag"])
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+def test_backend_flag_after_keras_is_loaded_is_refused(capsys):
+    common = _import_benchmark("_common")
+    other = next(b for b in common.BACKENDS if b != keras.backend.backend())
+    parser = argparse.ArgumentParser()
+    with pytest.raises(SystemExit):
+        common.parse_args(parser, ["--backend", other])
+    assert f"Received: --backend {other}" in capsys.readouterr().err
+    args = common.parse_args(
+        argparse.ArgumentParser(), ["--backend", keras.backend.backend()]
+    )
+    assert args.backend == keras.backend.backend()
+
+
+def test_pooled_runs_by_seed_first_or_last_file(tmp_path):
+    common = _import_benchmark("_common")
+    files = []
+    for i, runs in enumerate(
+        [[{"v": 0}, {"v": 1}], [{"seed": 1, "v": 10}, {"seed": 2, "v": 20}]]
+    ):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps({"results": {"t": {"r": runs}}}))
+
+    def groups(contents):
+        for table, rows in contents["results"].items():
+            for row, runs in rows.items():
+                yield table, row, runs
+
+    first = common.pool_runs(files, groups)["t"]["r"]
+    last = common.pool_runs(files, groups, later_wins=True)["t"]["r"]
+    assert [r["v"] for r in first] == [0, 1, 20]  # runs without seeds: 0, 1
+    assert [r["v"] for r in last] == [0, 10, 20]
+
+
+def test_shared_table_and_round_ratios():
+    common = _import_benchmark("_common")
+    assert common.markdown_table(["a", "b"], [[1, "x"]]) == [
+        "| a | b |",
+        "|---|---|",
+        "| 1 | x |",
+    ]
+    median, fastest = common.round_ratios([2.0, 3.0, 9.0], [1.0, 1.0, 2.0])
+    assert (median, fastest) == (3.0, 2.0)
+    timing = common.per_step_ms({"a": [0.001, 0.003, 0.002]})
+    assert timing["ms_per_step"]["a"] == pytest.approx(2.0)
+    assert timing["round_ms"]["a"] == pytest.approx([1.0, 3.0, 2.0])
