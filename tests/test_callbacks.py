@@ -21,6 +21,7 @@ from tests.nets import (
     mlp_discriminator,
     mlp_generator,
 )
+from tests.trick_case import Interrupt as StopAt
 
 
 def two_clusters(n=1024, seed=0):
@@ -693,18 +694,6 @@ def test_balancer_rejects_bad_arguments():
         DiscriminatorLRBalancer(optimizer="adam")
     config = DiscriminatorLRBalancer(patience=7, factor=0.3).get_config()
     assert DiscriminatorLRBalancer.from_config(config).get_config() == config
-
-
-class StopAt(keras.callbacks.Callback):
-    """Simulates a crash: raises at the start of epoch `epoch`."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
 
 
 def test_balancer_state_survives_backup_and_restore(tmp_path):
