@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_gan_tricks._utils import describe_shape, shapes_compatible, static_shape
 from keras_gan_tricks.architectures import ends_in_tanh
-from keras_gan_tricks.tricks.base import planned_steps
+from keras_gan_tricks.tricks.base import TrickCallback, planned_steps
 
 
 class GANOptimizers:
@@ -167,6 +167,20 @@ def fit_arguments(method, model, args, kwargs):
             name, inspect.signature(method).parameters[name].default
         )
     return bound
+
+
+def add_fit_callbacks(bound):
+    """Adds what every `kgt.GAN.fit` runs to `fit`'s bound `callbacks`: the
+    tricks' `fit_begin` after the user's callbacks (after
+    `BackupAndRestore` restored the GAN), the non-finite stop last. Returns
+    the callback faces of tricks among them."""
+    callbacks = [
+        *(bound.arguments["callbacks"] or []),
+        BeginFitTricks(bound.arguments["initial_epoch"]),
+        StopOnNonFinite(),
+    ]
+    bound.arguments["callbacks"] = callbacks
+    return [cb for cb in callbacks if isinstance(cb, TrickCallback)]
 
 
 def is_tensor_dataset(x):

@@ -22,7 +22,6 @@ from keras_gan_tricks.tricks import (
     Refs,
     StepOutcome,
     Trick,
-    TrickCallback,
     TrickChain,
     instance_noise_in,
 )
@@ -574,18 +573,9 @@ class GAN(keras.Model):
         _fit.check_fit_data(self, x, y)
         self.non_finite_step = None
         bound = _fit.fit_arguments(keras.Model.fit, self, (x, y, *args), kwargs)
-        initial_epoch = bound.arguments["initial_epoch"]
-        # The tricks' `fit_begin` after the user's callbacks (after
-        # `BackupAndRestore` restored the GAN), the non-finite stop last.
-        callbacks = [
-            *(bound.arguments["callbacks"] or []),
-            _fit.BeginFitTricks(initial_epoch),
-            _fit.StopOnNonFinite(),
-        ]
-        bound.arguments["callbacks"] = callbacks
+        faces = _fit.add_fit_callbacks(bound)
         # Callback faces of tricks hand theirs to the step now, before Keras
         # reads their `async_safe`.
-        faces = [cb for cb in callbacks if isinstance(cb, TrickCallback)]
         fit_tricks = [t for t in (cb.bind(self) for cb in faces) if t is not None]
         for trick in fit_tricks:
             trick.setup(self)

@@ -18,8 +18,8 @@ LIMITS = {"module": 600, "class": 300, "function": 60}
 
 # Still over a limit, with the size they may not exceed.
 OVER = {
-    ("module", "keras_gan_tricks/gan.py"): 720,
-    ("class", "keras_gan_tricks/gan.py:GAN"): 390,
+    ("module", "keras_gan_tricks/gan.py"): 706,
+    ("class", "keras_gan_tricks/gan.py:GAN"): 381,
 }
 
 

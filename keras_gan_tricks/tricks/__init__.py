@@ -36,7 +36,8 @@ own with `keras.saving.register_keras_serializable`.
 
 One module per family: `base` (the protocol), `signals` (D's signals and
 the feedback loop they drive), `noise`, `average`, `fakes` (top-k, replay),
-`terms` (penalties and LeCam), `balancer`, `guard` (non-finite steps),
+`terms` (penalties and LeCam), `balancer` (its Keras plumbing) and
+`balancer_rule` (its rule, pure functions), `guard` (non-finite steps),
 `chain` (the tricks of a step, their hooks applied in turn);
 augmentations are in `kgt.augment`. `AdaptiveInstanceNoise`,
 `kgt.augment.AdaptiveAugment` and the balancer are feedback loops on the
