@@ -284,12 +284,16 @@ class GeneratorEMA(tricks.TrickCallback):
                 decay, warmup, recalibrate_batch_norm, name="generator_ema"
             )
         )
-        self.ema_generator = None
+
+    @property
+    def ema_generator(self):
+        """The averaged generator: the GAN's (`gan.trick_states`), or for
+        another model the face's own copy."""
+        return self.trick.average
 
     def bind(self, gan):
         trick = super().bind(gan)
         trick.setup(gan)
-        self.ema_generator = gan.trick_states[tricks.EMA_GENERATOR]
         return trick
 
     def set_model(self, model):
@@ -304,11 +308,10 @@ class GeneratorEMA(tricks.TrickCallback):
             return
         if isinstance(model, GAN):  # outside its fit: the GAN keeps the average
             self.trick.setup(model)
-            self.ema_generator = model.trick_states[tricks.EMA_GENERATOR]
-            return
-        if self.ema_generator is None:
-            self.ema_generator = tricks.clone_generator(model)
-        self.trick.follow(self.ema_generator, generator)
+        elif self.trick.average is None:
+            self.trick.follow(tricks.clone_generator(model), generator)
+        else:
+            self.trick.follow(self.trick.average, generator)
 
     def on_train_batch_end(self, batch, logs=None):
         if self._bound:  # a kgt.GAN updates the average in its step

@@ -89,7 +89,7 @@ class GeneratorEMA(Trick):
                 f"recalibrate_batch_norm={recalibrate_batch_norm!r}"
             )
         self.recalibrate_batch_norm = recalibrate_batch_norm
-        self.refs = Refs(pairs=(), copies=())
+        self.refs = Refs(pairs=(), copies=(), average=None)
 
     def setup(self, gan):
         if self.recalibrate_batch_norm is True and gan.conditional:
@@ -105,8 +105,15 @@ class GeneratorEMA(Trick):
             average = gan.attach_trick_state(EMA_GENERATOR, clone_generator(gan))
         self.follow(average, gan.generator)
 
+    @property
+    def average(self):
+        """The averaged generator (a `keras.Model`), or None before the
+        trick is set up (`setup` with a GAN, or `follow`)."""
+        return self.refs.average
+
     def follow(self, average, generator):
         """Averages `generator`'s weights into `average` (a copy of it)."""
+        self.refs.average = average
         self.refs.pairs = tuple(
             zip(average.trainable_weights, generator.trainable_weights, strict=True)
         )
