@@ -123,6 +123,14 @@ def test_bad_flags_and_paths_get_one_line(argv, text, capsys):
     )
 
 
+def test_the_trick_flags_are_those_a_recipe_replaces():
+    # `--recipe` refuses exactly the flags of TRICK_FLAGS given off their
+    # defaults: the train parser's trick flags are that list, in order.
+    parser = cli._Parser()
+    cli._add_trick_flags(parser)
+    assert tuple(vars(parser.parse_args([]))) == cli.TRICK_FLAGS
+
+
 def test_bad_model_file_and_values(tmp_path, capsys):
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")
