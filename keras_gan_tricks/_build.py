@@ -158,13 +158,8 @@ def build_networks(gan):
     d_inputs = getattr(gan.discriminator, "inputs", None)
     if d_inputs:
         mismatch = shape_mismatch(
-            static_shape(packed)[1:], static_shape(d_inputs[0])[1:]
+            static_shape(packed)[1:], static_shape(d_inputs[0])[1:], gan.pack
         )
-        if mismatch and gan.pack > 1:
-            mismatch += (
-                f" With pack={gan.pack}, D takes {gan.pack} samples "
-                "concatenated on the last axis."
-            )
         if mismatch:
             raise ValueError(mismatch)
     try:

@@ -460,15 +460,17 @@ def joint_batch(discriminator, d_batch):
     return all(is_graph_model(layer) for layer in coupled)
 
 
-def shape_mismatch(generator_shape, discriminator_shape):
-    """The message for a generator output that the discriminator's input
-    does not fit (shapes without batch), or None when they fit."""
+def shape_mismatch(generator_shape, discriminator_shape, pack=1):
+    """The message for a generator output (packed `pack` samples at once)
+    that the discriminator's input does not fit (shapes without batch), or
+    None when they fit."""
     if shapes_compatible(generator_shape, discriminator_shape):
         return None
+    packed = f" packed (pack={pack}: {pack} samples concatenated on the last axis)"
     return (
-        "The generator's output shape does not match the discriminator's "
-        f"input shape. Generator output: {describe_shape(generator_shape)}; "
-        f"discriminator input: {describe_shape(discriminator_shape)}."
+        f"`discriminator` must take the generator's output{packed if pack > 1 else ''}"
+        f", of shape {describe_shape(generator_shape)}. Received: discriminator "
+        f"with input shape {describe_shape(discriminator_shape)}"
     )
 
 

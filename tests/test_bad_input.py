@@ -151,14 +151,14 @@ ROWS = [
         "a packed GAN whose discriminator takes single samples",
         lambda: gan(pack=4),
         ValueError,
-        r"discriminator input: \(batch, 2\).*pack=4",
+        r"pack=4.*\(batch, 8\)\. Received: discriminator with input shape \(batch, 2\)",
     ),
     (
         "gan-output-mismatch",
         "generator output the discriminator cannot take",
         lambda: kgt.GAN(mlp_generator(out_dim=3), mlp_discriminator(in_dim=2)),
         ValueError,
-        r"Generator output: \(batch, 3\)",
+        r"output, of shape \(batch, 3\)\. Received: discriminator with input shape",
     ),
     (
         "gan-logits",

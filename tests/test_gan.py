@@ -435,7 +435,7 @@ def test_bad_networks():
 def test_generator_output_must_match_discriminator_input():
     with pytest.raises(
         ValueError,
-        match=r"Generator output: \(batch, 3\); discriminator input: \(batch, 2\)",
+        match=r"of shape \(batch, 3\)\. Received: discriminator with input shape \(batch, 2\)",
     ):
         kgt.GAN(mlp_generator(out_dim=3), mlp_discriminator(in_dim=2))
     with pytest.raises(ValueError, match="cannot take the generator's output"):

@@ -106,6 +106,7 @@ def test_pack_is_checked():
     with pytest.raises(TypeError, match="pack=2.5"):
         kgt.GAN(mlp_generator(), mlp_discriminator(in_dim=5), pack=2.5)
     with pytest.raises(
-        ValueError, match=r"\(batch, 8\); discriminator input: \(batch, 2\).*pack=4"
+        ValueError,
+        match=r"pack=4.*\(batch, 8\)\. Received: discriminator with input shape \(batch, 2\)",
     ):
         kgt.GAN(mlp_generator(), mlp_discriminator(in_dim=2), pack=4)
