@@ -161,11 +161,10 @@ def fit_arguments(method, model, args, kwargs):
     """`method`'s (`keras.Model.fit`'s) arguments by name, as given: a
     `inspect.BoundArguments` whose `callbacks` and `initial_epoch` can be
     read and set whatever the caller passed by position or keyword."""
-    bound = inspect.signature(method).bind(model, *args, **kwargs)
+    signature = inspect.signature(method)
+    bound = signature.bind(model, *args, **kwargs)
     for name in ("callbacks", "initial_epoch"):
-        bound.arguments.setdefault(
-            name, inspect.signature(method).parameters[name].default
-        )
+        bound.arguments.setdefault(name, signature.parameters[name].default)
     return bound
 
 

@@ -81,9 +81,6 @@ class TrickChain:
         logs = {}
         for trick in self.hooks["logs"]:
             for name, value in trick.logs().items():
-                # A variable's value as the step left it (JAX: in its scope),
-                # as a tensor (TensorFlow's eager step cannot return a variable).
-                if isinstance(value, keras.Variable):
-                    value = value.value
-                logs[name] = ops.convert_to_tensor(value)
+                # A variable's value as the step left it (JAX: in its scope).
+                logs[name] = value.value if isinstance(value, keras.Variable) else value
         return logs
