@@ -90,6 +90,15 @@ def resolve_latent_dim(generator, latent_dim):
     return latent_dim
 
 
+def check_pack(pack, conditional):
+    """PacGAN's packing is for unconditional GANs only."""
+    if pack > 1 and conditional:
+        raise ValueError(
+            "Packing (PacGAN) applies to unconditional GANs: D would judge "
+            f"samples of different conditions at once. Received: pack={pack}"
+        )
+
+
 def resolve_condition(generator, condition_shape, condition_dtype):
     """`(condition_shape, condition_dtype)`, read from a two-input
     generator when not given; `(None, None)` for an unconditional GAN."""

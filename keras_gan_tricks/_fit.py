@@ -8,6 +8,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_gan_tricks._sampling import labels_used
 from keras_gan_tricks._utils import describe_shape, shapes_compatible, static_shape
 from keras_gan_tricks.architectures import ends_in_tanh
 from keras_gan_tricks.tricks.base import TrickCallback, planned_steps
@@ -202,11 +203,7 @@ def check_fit_data(gan, x, y, arg="x"):
         return
     array = np.asarray(x)
     check_array(gan, array, arg)
-    if gan.conditional and y is None:
-        raise ValueError(
-            "`y` must hold the labels of a conditional GAN: pass them with the "
-            "images, `fit(images, labels)`. Received: y=None"
-        )
+    labels_used(gan, y is not None, "y", "with the images, `fit(images, labels)`")
     if y is not None and hasattr(y, "shape") and len(y) != len(array):
         raise ValueError(
             f"`y` must hold one label per sample of `x` ({len(array)}). "
@@ -306,10 +303,26 @@ def split_batch(gan, data):
                 f"Received a batch x of {len(x)} tensors."
             )
     check_batch_shape(gan, x)
-    if gan.conditional and y is None:
-        raise ValueError(
-            "The batch must hold the labels of a conditional GAN: pass them "
-            "with the images, `fit(images, labels)` or a dataset of "
-            "(images, labels). Received: a batch without labels"
-        )
     return x, y
+
+
+def unpack(gan, data):
+    """One batch of `fit` as `(samples in the generator's dtype, labels or
+    None)`: checked against the GAN, the labels of an unconditional GAN's
+    data dropped (see `labels_used`)."""
+    x, y = split_batch(gan, data)
+    how = "with the images, a dataset of (images, labels)"
+    if not labels_used(gan, y is not None, "batch", how, "a batch without labels"):
+        y = None
+    return keras.ops.cast(x, gan.generator.compute_dtype), y
+
+
+def finalize_optimizers(gan):
+    """Keras does this for `model.optimizer` only: an optimizer with
+    `use_ema=True` swaps in its moving averages when training ends."""
+    if gan.compiled:
+        for optimizer, net in (
+            (gan.d_optimizer, gan.discriminator),
+            (gan.g_optimizer, gan.generator),
+        ):
+            optimizer.finalize_variable_values(net.trainable_variables)

@@ -2,6 +2,9 @@
 step), labels, samples, batch-norm statistics, and the random streams saved
 with the model."""
 
+import warnings
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -32,21 +35,49 @@ def sample_latent(shape, distribution, seed=None):
     return rng.standard_normal(shape).astype("float32")
 
 
+_WARNED_IGNORED = weakref.WeakSet()
+
+
+def labels_used(gan, given, argument, how, received=None):
+    """The one rule for labels reaching a GAN, wherever they come from
+    (`generate`'s `labels`, `fit`'s `y`, a batch of the data): a conditional
+    GAN needs them, an unconditional one takes none.
+
+    Returns whether the labels given are to be used. Raises a `ValueError`
+    for a conditional GAN given none (`how`: how to pass them; `received`:
+    what came instead, `argument=None` by default) and for labels given to
+    an unconditional GAN as an argument (`labels`); the data's labels
+    (`argument` of `x`, `y` or a batch) are ignored there, with one warning
+    per GAN.
+    """
+    if gan.conditional and not given:
+        raise ValueError(
+            f"This GAN is conditional: pass its labels, {how}. "
+            f"Received: {received or f'{argument}=None'}"
+        )
+    if gan.conditional or not given:
+        return gan.conditional
+    if argument == "labels":
+        raise ValueError(
+            f"This GAN is unconditional, so it takes no labels. Received: {received}"
+        )
+    if gan not in _WARNED_IGNORED:
+        warnings.warn(
+            "kgt.GAN is unconditional, so the labels in the data are "
+            "ignored. Build a conditional GAN to use them.",
+            stacklevel=4,
+        )
+        _WARNED_IGNORED.add(gan)
+    return False
+
+
 def check_labels(gan, labels, n=None):
     """`labels` for the generator as an array of shape `(n, *condition)`
     (any length when `n` is None), or None for an unconditional GAN."""
-    if not gan.conditional:
-        if labels is not None:
-            raise ValueError(
-                "This GAN is unconditional, so it takes no labels. "
-                f"Received: labels of shape {np.shape(labels)}"
-            )
+    how = "one per sample" if n is not None else "the conditions to draw from"
+    shown = None if labels is None else f"labels of shape {np.shape(labels)}"
+    if not labels_used(gan, labels is not None, "labels", how, shown):
         return None
-    if labels is None:
-        what = "one per sample" if n is not None else "the conditions to draw from"
-        raise ValueError(
-            f"This GAN is conditional: pass `labels`, {what}. Received: labels=None"
-        )
     labels = np.asarray(labels)
     shape = gan.condition_shape
     if labels.ndim == 1 and len(shape) == 1 and shape[0] == 1:

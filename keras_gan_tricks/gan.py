@@ -5,19 +5,15 @@ it (`_sampling`) and what every `fit` adds (`_fit`) are plain functions and
 small objects beside it.
 """
 
-import warnings
-
 import keras
 from keras import ops
 
-from keras_gan_tricks import _backend, _build, _fit, _sampling
+from keras_gan_tricks import _backend, _build, _fit, _objective, _sampling
 from keras_gan_tricks._utils import check_int, register
 from keras_gan_tricks.architectures import joint_batch
-from keras_gan_tricks.layers import pack_samples
 from keras_gan_tricks.tricks import (
     EMA_GENERATOR,
     AdaptiveInstanceNoise,
-    DiscriminatorContext,
     NonFiniteGuard,
     Refs,
     StepOutcome,
@@ -27,17 +23,6 @@ from keras_gan_tricks.tricks import (
 )
 
 BATCH_VALUES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
-
-
-class OutsideStep:
-    """The step operations for objectives evaluated outside a training step
-    (by a user, or `evaluate` on a fresh model): nothing to apply."""
-
-    input_gradient = staticmethod(_backend.input_gradient)
-
-    @staticmethod
-    def run_if(pred, fn, otherwise):
-        return ops.cond(pred, fn, lambda: otherwise)
 
 
 @register
@@ -134,11 +119,7 @@ class GAN(keras.Model):
         self.condition_shape, self.condition_dtype = _build.resolve_condition(
             generator, condition_shape, condition_dtype
         )
-        if self.pack > 1 and self.conditional:
-            raise ValueError(
-                "Packing (PacGAN) applies to unconditional GANs: D would judge "
-                f"samples of different conditions at once. Received: pack={pack}"
-            )
+        _build.check_pack(self.pack, self.conditional)
         self.seed_generator = _backend.seed_generator(seed, name="gan_seed_generator")
         self.instance_noise = _build.resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks (Keras hands them the
@@ -169,7 +150,6 @@ class GAN(keras.Model):
         self._chain = TrickChain()
         self._chain.use(self.active_tricks())
         self.compile_options = {}
-        self._warned_ignored_labels = False
         # The step of the last `fit` (1 for its first) whose loss was
         # non-finite, where that `fit` stopped, or None.
         self.non_finite_step = None
@@ -178,12 +158,6 @@ class GAN(keras.Model):
     def conditional(self):
         """Whether labels are fed to both networks."""
         return self.condition_shape is not None
-
-    def _g_inputs(self, z, condition):
-        return [z, condition] if self.conditional else z
-
-    def _d_inputs(self, samples, condition):
-        return [samples, condition] if self.conditional else samples
 
     def symbolic_generator_inputs(self):
         """Symbolic inputs of the generator: `z`, or `[z, labels]`."""
@@ -366,14 +340,6 @@ class GAN(keras.Model):
             (batch_size, self.latent_dim), self.latent_distribution, self.seed_generator
         )
 
-    def _fake(self, batch_size, condition, training):
-        z = self.sample_latent_tensor(batch_size)
-        return self.generator(self._g_inputs(z, condition), training=training)
-
-    def _discriminate(self, samples, condition, training):
-        samples = self._chain.discriminator_input(samples, training)
-        return self.discriminator(self._d_inputs(samples, condition), training=training)
-
     def discriminator_objective(
         self, real, condition=None, training=True, step_ops=None
     ):
@@ -387,52 +353,9 @@ class GAN(keras.Model):
         step calling it (the tricks' terms take input gradients and
         conditions from it); None outside a step.
         """
-        step_ops = step_ops or OutsideStep
-        fake = ops.stop_gradient(self._fake(ops.shape(real)[0], condition, training))
-        fake = self._chain.discriminator_fakes(fake, training)
-        real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
-        if self.joint_discriminator_batch:
-            both = None
-            if self.conditional:
-                both = ops.concatenate([condition, condition], axis=0)
-            logits = self._discriminate(
-                ops.concatenate([real, fake], axis=0), both, training
-            )
-            real_logits, fake_logits = ops.split(logits, 2, axis=0)
-        else:
-            real_logits = self._discriminate(real, condition, training)
-            fake_logits = self._discriminate(fake, condition, training)
-        real_labels = ops.ones((ops.shape(real)[0],), dtype="float32")
-        fake_labels = ops.zeros((ops.shape(real)[0],), dtype="float32")
-        if training and self.label_policy is not None:
-            real_labels, fake_labels = self.label_policy(
-                real_labels, fake_labels, seed=self.seed_generator
-            )
-        game = self.loss.discriminator_loss(
-            real_logits, fake_logits, real_labels, fake_labels
+        return _objective.discriminator_objective(
+            self, self._chain, real, condition, training, step_ops
         )
-        context = DiscriminatorContext(
-            discriminate=lambda x: self._discriminate(x, condition, training),
-            real=real,
-            fake=fake,
-            real_logits=real_logits,
-            fake_logits=fake_logits,
-            step=self.g_optimizer.iterations,
-            d_step=self.d_optimizer.iterations,
-            training=training,
-            seed=self.seed_generator,
-            input_gradient=step_ops.input_gradient,
-            run_if=step_ops.run_if,
-        )
-        terms = self._chain.discriminator_terms(context)
-        extra = sum(terms.values()) if terms else ops.zeros((), "float32")
-        return game + extra, {
-            "real_logits": real_logits,
-            "fake_logits": fake_logits,
-            "penalty": extra,
-            "game_loss": game,
-            "terms": terms,
-        }
 
     def generator_objective(self, batch_size, condition=None, training=True, real=None):
         """The generator's loss on a fresh fake batch; returns `(loss, aux)`.
@@ -440,36 +363,9 @@ class GAN(keras.Model):
         `real`: the batch's real samples, for a loss whose generator term
         reads D's outputs on them (`loss.needs_real_logits`, the
         relativistic pairing loss)."""
-        fake = pack_samples(self._fake(batch_size, condition, training), self.pack)
-        fake_logits = self._discriminate(fake, condition, training)
-        fake_logits = self._chain.generator_logits(fake_logits)
-        aux = {"fake_logits": fake_logits}
-        if not self.loss.needs_real_logits:
-            return self.loss.generator_loss(fake_logits), aux
-        if real is None:
-            raise ValueError(
-                f"The {type(self.loss).__name__} loss's generator term needs the "
-                "real batch: pass `real=` to generator_objective."
-            )
-        real_logits = ops.stop_gradient(
-            self._discriminate(pack_samples(real, self.pack), condition, training)
+        return _objective.generator_objective(
+            self, self._chain, batch_size, condition, training, real
         )
-        aux["real_logits"] = real_logits
-        return self.loss.generator_loss(fake_logits, real_logits), aux
-
-    def _unpack(self, data):
-        """Splits a batch into samples and labels, checking it against the GAN."""
-        x, y = _fit.split_batch(self, data)
-        if not self.conditional and y is not None:
-            if not self._warned_ignored_labels:
-                warnings.warn(
-                    "kgt.GAN is unconditional, so the labels in the data are "
-                    "ignored. Build a conditional GAN to use them.",
-                    stacklevel=3,
-                )
-                self._warned_ignored_labels = True
-            y = None
-        return ops.cast(x, self.generator.compute_dtype), y
 
     def _record(self, d_loss, g_loss, d_aux, training):
         d_real = ops.mean(self.loss.score(d_aux["real_logits"]))
@@ -496,7 +392,7 @@ class GAN(keras.Model):
         return self._glue.run_step(self, self._test_step, args, with_optimizer=False)
 
     def _train_step(self, data, step_ops):
-        real, condition = self._unpack(data)
+        real, condition = _fit.unpack(self, data)
         self._chain.start_step(self.g_optimizer.iterations)
         statistics = [
             v
@@ -535,7 +431,7 @@ class GAN(keras.Model):
         return {**logs, **self._chain.logs()}
 
     def _test_step(self, data, step_ops):
-        real, condition = self._unpack(data)
+        real, condition = _fit.unpack(self, data)
         d_loss, d_aux = self.discriminator_objective(
             real, condition, training=False, step_ops=step_ops
         )
@@ -588,17 +484,7 @@ class GAN(keras.Model):
         finally:
             for callback in faces:
                 callback.unbind()
-            self._finalize_optimizers()
-
-    def _finalize_optimizers(self):
-        # Keras does this for `model.optimizer` only: an optimizer with
-        # `use_ema=True` swaps in its moving averages when training ends.
-        if self.compiled:
-            for optimizer, net in (
-                (self.d_optimizer, self.discriminator),
-                (self.g_optimizer, self.generator),
-            ):
-                optimizer.finalize_variable_values(net.trainable_variables)
+            _fit.finalize_optimizers(self)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         _fit.check_fit_data(self, x, y)

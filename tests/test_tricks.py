@@ -294,6 +294,7 @@ def _package_graph():
 # called outside a GAN step, in a user's own train_step).
 GLUE_USERS = {
     "keras_gan_tricks.gan",
+    "keras_gan_tricks._objective",
     "keras_gan_tricks.tricks.noise",
     "keras_gan_tricks.penalties",
 }
