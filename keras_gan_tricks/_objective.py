@@ -8,7 +8,7 @@ step explicitly; `kgt.GAN.discriminator_objective` and
 
 from keras import ops
 
-from keras_gan_tricks import _backend
+from keras_gan_tricks._backend import primitives
 from keras_gan_tricks.layers import pack_samples
 from keras_gan_tricks.tricks import DiscriminatorContext
 
@@ -17,7 +17,7 @@ class OutsideStep:
     """The step operations for objectives evaluated outside a training step
     (by a user, or `evaluate` on a fresh model): nothing to apply."""
 
-    input_gradient = staticmethod(_backend.input_gradient)
+    input_gradient = staticmethod(primitives.input_gradient)
 
     @staticmethod
     def run_if(pred, fn, otherwise):

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from keras_gan_tricks import _backend, _build, _fit, _objective, _sampling
+from keras_gan_tricks._backend import primitives
 from keras_gan_tricks._utils import check_int, register
 from keras_gan_tricks.architectures import joint_batch
 from keras_gan_tricks.tricks import (
@@ -120,7 +121,7 @@ class GAN(keras.Model):
             generator, condition_shape, condition_dtype
         )
         _build.check_pack(self.pack, self.conditional)
-        self.seed_generator = _backend.seed_generator(seed, name="gan_seed_generator")
+        self.seed_generator = primitives.seed_generator(seed, name="gan_seed_generator")
         self.instance_noise = _build.resolve_instance_noise(instance_noise, seed)
         # Each batch's own values, for callbacks (Keras hands them the
         # epoch's running means), in one vector: one transfer to read.

@@ -30,7 +30,7 @@ import re
 import keras
 from keras import ops
 
-from keras_gan_tricks import _backend
+from keras_gan_tricks._backend import primitives
 from keras_gan_tricks._utils import (
     Configurable,
     as_seed_generator,
@@ -125,7 +125,7 @@ class Penalty(Configurable):
                 count).
         """
         if input_gradient is None:
-            input_gradient = _backend.input_gradient
+            input_gradient = primitives.input_gradient
         discriminate = critic
         reduce = _per_sample_sum if self.reduction == "sum" else per_sample
 

@@ -48,11 +48,11 @@ def test_translation_shifts_by_at_most_the_ratio_and_is_differentiable():
     assert moves <= {(a, c) for a in (-1, 0, 1) for c in (-1, 0, 1)}
     assert len(moves) >= 6  # the offsets vary per sample
     # Gradients flow: d sum(out) / dx is 1 where a pixel stays in the frame.
-    from keras_gan_tricks import _backend
+    from keras_gan_tricks._backend import primitives
 
     x = keras.ops.convert_to_tensor(images(8))
     g = numpy(
-        _backend.input_gradient(
+        primitives.input_gradient(
             lambda v: augment.translation(v, seed=keras.random.SeedGenerator(3)), x
         )
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_gan_tricks as kgt
-from keras_gan_tricks import _backend
+from keras_gan_tricks._backend import primitives
 from tests.nets import mlp_discriminator, mlp_generator
 
 
@@ -36,7 +36,7 @@ def test_topk_gives_g_exactly_the_top_ks_gradient(fraction, k):
     def g_loss(logits):
         return loss.generator_loss(topk.generator_logits(logits))
 
-    gradient = _np(_backend.input_gradient(g_loss, keras.ops.convert_to_tensor(x)))
+    gradient = _np(primitives.input_gradient(g_loss, keras.ops.convert_to_tensor(x)))
     top = np.argsort(-x)[:k]
     expected = np.zeros(8)
     expected[top] = -1.0 / (1.0 + np.exp(x[top])) / k

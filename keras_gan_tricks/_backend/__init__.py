@@ -19,7 +19,9 @@ Each backend module provides:
 - `StepOps`: `minimize`, `run_if` and `input_gradient` as one step uses
   them (`run_step` passes them to the step: `step(data, step_ops)`);
 - `seed_generator(seed, name)`: the random stream a GAN draws from (on
-  TensorFlow, one that differs between `tf.distribute` replicas);
+  TensorFlow, one that differs between `tf.distribute` replicas; see
+  `primitives`, through which code outside the step reaches it and
+  `input_gradient`);
 - `check_limits(gan, penalty, compile_kwargs)`: rejects what the backend
   cannot run, at `compile`;
 - `sync_state(model)`: brings the model's variables up to date during
@@ -69,14 +71,3 @@ def step_is_finite(loss, gradients, optimizer, allow=None):
     if allow is not None:
         finite = ops.logical_and(finite, allow)
     return finite
-
-
-def seed_generator(seed=None, name=None):
-    """A `keras.random.SeedGenerator` for the active backend (on TensorFlow,
-    its draws differ between `tf.distribute` replicas)."""
-    return get().seed_generator(seed, name=name)
-
-
-def input_gradient(fn, x):
-    """The gradient of `sum(fn(x))` with respect to `x`, outside a GAN step."""
-    return get().input_gradient(fn, x)

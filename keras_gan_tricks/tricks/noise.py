@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gan_tricks import _backend
+from keras_gan_tricks._backend import primitives
 from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
 from keras_gan_tricks.tricks.base import Refs, Trick
 from keras_gan_tricks.tricks.signals import adapt_knob, check_signal
@@ -57,7 +57,7 @@ class InstanceNoise(Trick):
             seed = check_int("seed", seed)
         self.seed = seed
         # On TensorFlow its draws differ between tf.distribute replicas.
-        self.seed_generator = _backend.seed_generator(seed)
+        self.seed_generator = primitives.seed_generator(seed)
         self.stddev = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(stddev),
