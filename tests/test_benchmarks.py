@@ -198,7 +198,7 @@ def test_speed_classic_loop_trains_both_networks():
     # The Keras 2 recipe (`d.trainable = False` once, before compiling the
     # combined model) leaves the discriminator untrained on Keras 3: the
     # contender would time a forward pass instead of a discriminator step.
-    speed = _import_benchmark("speed")
+    speed = _import_benchmark("speed_contenders")
     run = speed.make_classic("digits")
     g, d = run.generator, run.discriminator
 
@@ -229,7 +229,7 @@ def test_speed_handwritten_contender_runs_every_trick():
     pytest.importorskip("tensorflow")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the hand-written contender is TensorFlow code")
-    speed = _import_benchmark("speed")
+    speed = _import_benchmark("speed_contenders")
     run = speed.make_handwritten_all("digits")
     model = run.model
 
