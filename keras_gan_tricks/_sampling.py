@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gan_tricks._backend import primitives
 from keras_gan_tricks._utils import check_int, walk_layers
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -161,7 +162,8 @@ def random_streams(gan):
     """The GAN's seed generator, then those of the layers it trains
     (instance noise, dropout, ...) and of its tricks (augmentation), in a
     fixed order; then those of layers a trick holds as attributes (bCR's
-    transform), which files before them did not save."""
+    transform), which files before them did not save. (Attributes are read
+    through `primitives.attribute_values`: on PyTorch `vars` misses layers.)"""
     streams, seen = [gan.seed_generator], {id(gan.seed_generator)}
     held = []
     roots = (gan.generator, gan.discriminator, gan.instance_noise, *gan.tricks)
@@ -169,7 +171,7 @@ def random_streams(gan):
         if root is None:
             continue
         for layer in walk_layers(root):
-            for value in vars(layer).values():
+            for value in primitives.attribute_values(layer):
                 if isinstance(value, keras.layers.Layer) and value is not layer:
                     held.append(value)
                 elif isinstance(value, keras.random.SeedGenerator):
@@ -177,7 +179,7 @@ def random_streams(gan):
                         seen.add(id(value))
                         streams.append(value)
     for layer in held:
-        for value in vars(layer).values():
+        for value in primitives.attribute_values(layer):
             if isinstance(value, keras.random.SeedGenerator) and id(value) not in seen:
                 seen.add(id(value))
                 streams.append(value)

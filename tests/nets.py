@@ -57,7 +57,9 @@ def conv_discriminator():
     x = keras.layers.Conv2D(8, 4, strides=2, padding="same")(x_in)
     x = keras.layers.LeakyReLU(0.2)(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dropout(0.2)(x)
+    # Seeded: on PyTorch an unseeded Dropout draws from torch's global
+    # generator, which no saving keeps, so a resumed fit's masks would differ.
+    x = keras.layers.Dropout(0.2, seed=0)(x)
     x = keras.layers.Dense(1)(x)
     return keras.Model(x_in, x, name="conv_discriminator")
 

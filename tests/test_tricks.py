@@ -298,12 +298,17 @@ def _package_graph():
 # used on their own as well: the instance-noise layer (its draws differ
 # between tf.distribute replicas, inside a replicated D too) and the
 # penalties (their input gradient when a user evaluates one in their own
-# train_step), besides the step.
+# train_step) and the saving of random streams (a layer's attributes, which
+# PyTorch keeps apart), besides the step.
 STEP = {"keras_gan_tricks.gan", "keras_gan_tricks._objective"}
 GLUE_USERS = {
     "keras_gan_tricks._backend": STEP,
     "keras_gan_tricks._backend.primitives": STEP
-    | {"keras_gan_tricks.tricks.noise", "keras_gan_tricks.penalties"},
+    | {
+        "keras_gan_tricks.tricks.noise",
+        "keras_gan_tricks.penalties",
+        "keras_gan_tricks._sampling",
+    },
 }
 
 

@@ -25,7 +25,10 @@ Each backend module provides:
 - `check_limits(gan, penalty, compile_kwargs)`: rejects what the backend
   cannot run, at `compile`;
 - `sync_state(model)`: brings the model's variables up to date during
-  `fit` (JAX keeps them in the trainer's state).
+  `fit` (JAX keeps them in the trainer's state);
+- `attribute_values(layer)`: the values of a layer's attributes, the
+  layers set on it included (on PyTorch a Keras layer is a
+  `torch.nn.Module`, which keeps those out of its `__dict__`).
 
 Everything else (losses, label policies, penalties, the GAN's steps) is
 written once in `keras.ops`.

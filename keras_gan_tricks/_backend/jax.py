@@ -239,6 +239,10 @@ def check_limits(gan, penalty, compile_kwargs):
     del gan, penalty, compile_kwargs
 
 
+def attribute_values(layer):
+    return list(vars(layer).values())
+
+
 def sync_state(model):
     """During `fit` the variables' values live in Keras's train state; this
     puts them back (Keras does it when a callback reads `self.model`)."""

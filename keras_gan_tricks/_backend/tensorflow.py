@@ -134,5 +134,9 @@ def check_limits(gan, penalty, compile_kwargs):
     del gan, penalty, compile_kwargs
 
 
+def attribute_values(layer):
+    return list(vars(layer).values())
+
+
 def sync_state(model):
     del model

@@ -81,3 +81,9 @@ def check_limits(gan, penalty, compile_kwargs):
 
 def sync_state(model):
     del model
+
+
+def attribute_values(layer):
+    """`vars(layer)` misses the layers set on it: a Keras layer is a
+    `torch.nn.Module` here, which keeps its submodules in `_modules`."""
+    return [*vars(layer).values(), *(module for _, module in layer.named_children())]
