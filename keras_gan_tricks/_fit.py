@@ -166,6 +166,13 @@ def fit_arguments(method, model, args, kwargs):
     bound = signature.bind(model, *args, **kwargs)
     for name in ("callbacks", "initial_epoch"):
         bound.arguments.setdefault(name, signature.parameters[name].default)
+    x = bound.arguments.get("x")
+    if "shuffle" not in bound.arguments and (
+        is_tensor_dataset(x) or inspect.isgenerator(x)
+    ):
+        # Such data shuffles itself: Keras ignores `shuffle` and warns
+        # that its default, True, is ignored; the default is not a request.
+        bound.arguments["shuffle"] = False
     return bound
 
 
@@ -231,6 +238,24 @@ def check_dataset(gan, x, arg):
             f"`{arg}` is an empty dataset: there is nothing to train on. "
             f"Received: {arg}={x!r}"
         )
+    first = first_samples(x)
+    if first is not None:
+        check_array(gan, first, f"{arg}'s first batch")
+
+
+def first_samples(dataset):
+    """The samples of a dataset's first element as a NumPy array, or None
+    when it has none or they are not numbers: the data check `fit` gives
+    arrays, given to a dataset's first batch (its range, above all)."""
+    for element in dataset.take(1):
+        while isinstance(element, (tuple, list)) and element:
+            element = element[0]
+        if isinstance(element, dict) or not hasattr(element, "dtype"):
+            return None
+        array = np.asarray(element)
+        if np.issubdtype(array.dtype, np.number) and array.ndim >= 1:
+            return array
+    return None
 
 
 def check_array(gan, array, arg):

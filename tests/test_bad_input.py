@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import keras_gan_tricks as kgt
+from tests.folders import folder_here
 from tests.nets import mlp_discriminator, mlp_generator
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "errors.md")
@@ -38,12 +39,14 @@ def table_cell(message):
     return message.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def docs_rows():
-    """`{id: (what, error)}` for each row of the docs table, cells as
-    written (split on unescaped `|`)."""
+def docs_rows(table="errors"):
+    """`{id: (what, error)}` for each row of the docs table of errors (or
+    of `table="warnings"`, the one under "## Warnings"), cells as written
+    (split on unescaped `|`)."""
     rows = {}
     with open(DOCS, encoding="utf-8") as f:
-        for line in f:
+        errors, _, warned = f.read().partition("\n## Warnings\n")
+        for line in (errors if table == "errors" else warned).splitlines(True):
             match = re.match(r"^\| `([a-z0-9-]+)` \|", line)
             if match:
                 cells = re.split(r"(?<!\\)\|", line.rstrip("\n"))[1:-1]
@@ -98,6 +101,30 @@ def tf_dataset_of_wrong_shape():
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices(np.zeros((64, 3), "float32")).batch(8)
+
+
+def tf_dataset_with_nan():
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(with_nan()).batch(32)
+
+
+def tf_dataset_of_0_255_images():
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(np.linspace(0, 255, 128).reshape(64, 2))
+
+
+GREY = np.full((8, 8), 100, "uint8")
+COLOUR = np.stack([GREY, GREY // 2, GREY], -1)
+PNG = b"\x89PNG\r\n\x1a\n"  # a PNG's signature and nothing more: corrupt
+
+
+def image_folder(files, path="photos", **kwargs):
+    """`kgt.datasets.image_folder(path, **kwargs)` in a fresh working folder
+    holding `photos/` with `files`."""
+    with folder_here(files):
+        return kgt.datasets.image_folder(path, **kwargs)
 
 
 ROWS = [
@@ -270,6 +297,13 @@ ROWS = [
         lambda: compiled().fit(tf_dataset_of_wrong_shape(), epochs=1, verbose=0),
         ValueError,
         r"\(None, 3\)",
+    ),
+    (
+        "fit-dataset-nan",
+        "a tf.data dataset whose first batch holds NaN",
+        lambda: compiled().fit(tf_dataset_with_nan(), epochs=1, verbose=0),
+        ValueError,
+        r"`x's first batch` must hold finite numbers",
     ),
     (
         "generate-n",
@@ -523,6 +557,145 @@ ROWS = [
         r"path='/nonexistent/mnist.npz'",
     ),
     (
+        "folder-path-type",
+        "`image_folder` of a path that is not one",
+        lambda: kgt.datasets.image_folder(3),
+        TypeError,
+        r"path=3 of type int",
+    ),
+    (
+        "folder-missing",
+        "`image_folder` of a folder that does not exist",
+        lambda: image_folder({}, path="holiday"),
+        ValueError,
+        r"path='holiday', which does not exist",
+    ),
+    (
+        "folder-file",
+        "`image_folder` of a file",
+        lambda: image_folder({"a.png": GREY}, path="photos/a.png"),
+        ValueError,
+        r"path='photos/a.png', which is a file",
+    ),
+    (
+        "folder-empty",
+        "an empty folder",
+        lambda: image_folder({}),
+        ValueError,
+        r"path='photos', which is empty",
+    ),
+    (
+        "folder-no-images",
+        "a folder without image files",
+        lambda: image_folder({"notes.txt": b"", "more/notes.txt": b"", "x.csv": b""}),
+        ValueError,
+        r"holds none \(found: 1 \.csv, 2 \.txt\)",
+    ),
+    (
+        "folder-unreadable",
+        "a folder whose images are all corrupt",
+        lambda: image_folder({"a.png": PNG, "b.jpg": b"text"}),
+        ValueError,
+        r"all 2 file\(s\) are unreadable",
+    ),
+    (
+        "folder-strict",
+        "a corrupt image with `strict=True`",
+        lambda: image_folder({"a.png": GREY, "b.png": PNG}, strict=True),
+        ValueError,
+        r"1 unreadable or corrupt image file\(s\) of 2: 'b.png'",
+    ),
+    (
+        "folder-mixed-channels",
+        "grey and colour images mixed, `channels=None`",
+        lambda: image_folder({"a.png": GREY, "b.png": COLOUR, "c.jpg": GREY}),
+        ValueError,
+        r"2 grey: 'a.png', 'c.jpg'; 1 colour: 'b.png'.*channels=None",
+    ),
+    (
+        "folder-sizes",
+        "images of different sizes, `image_size=None`",
+        lambda: image_folder({"a.png": GREY, "b.png": GREY, "c.png": GREY[:4]}),
+        ValueError,
+        r"8x8: 2 \('a.png'\); 4x8: 1 \('c.png'\).*image_size=None",
+    ),
+    (
+        "folder-labels",
+        "`image_folder(labels=...)` not None or 'inferred'",
+        lambda: image_folder({"a.png": GREY}, labels=True),
+        ValueError,
+        r"labels=True",
+    ),
+    (
+        "folder-flat-labels",
+        "`labels='inferred'` of a folder without class subfolders",
+        lambda: image_folder({"a.png": GREY, "b.png": GREY}, labels="inferred"),
+        ValueError,
+        r"has no subfolders with images \(2 image\(s\)",
+    ),
+    (
+        "folder-loose-images",
+        "`labels='inferred'` with images outside the class subfolders",
+        lambda: image_folder(
+            {"cat/a.png": GREY, "dog/b.png": GREY, "c.png": GREY}, labels="inferred"
+        ),
+        ValueError,
+        r"1 image\(s\) lie directly in path='photos' \('c.png'\)",
+    ),
+    (
+        "folder-class-names",
+        "`class_names` that are not the class subfolders",
+        lambda: image_folder(
+            {"cat/a.png": GREY, "dog/b.png": GREY},
+            labels="inferred",
+            class_names=["cat", "bird"],
+        ),
+        ValueError,
+        r"permutation of \['cat', 'dog'\]\. Received: class_names=\['cat', 'bird'\]",
+    ),
+    (
+        "folder-class-names-unlabelled",
+        "`class_names` without `labels='inferred'`",
+        lambda: image_folder({"cat/a.png": GREY}, class_names=["cat"]),
+        ValueError,
+        r"class_names=\['cat'\] with labels=None",
+    ),
+    (
+        "folder-image-size",
+        "`image_folder(image_size=0)`",
+        lambda: image_folder({"a.png": GREY}, image_size=0),
+        ValueError,
+        r"image_size=0",
+    ),
+    (
+        "folder-channels",
+        "`image_folder(channels=4)`",
+        lambda: image_folder({"a.png": GREY}, channels=4),
+        ValueError,
+        r"channels=4",
+    ),
+    (
+        "folder-aspect",
+        "`image_folder(aspect='fit')`",
+        lambda: image_folder({"a.png": GREY}, aspect="fit"),
+        ValueError,
+        r"aspect='fit'",
+    ),
+    (
+        "folder-interpolation",
+        "`image_folder(interpolation='area')`",
+        lambda: image_folder({"a.png": GREY}, interpolation="area"),
+        ValueError,
+        r"interpolation='area'",
+    ),
+    (
+        "folder-batch-size",
+        "`image_folder(batch_size=0)`",
+        lambda: image_folder({"a.png": GREY}, batch_size=0),
+        ValueError,
+        r"batch_size=0",
+    ),
+    (
         "evaluation-extractor",
         "a feature extractor that is not one",
         lambda: kgt.evaluation.features(FEATURES, extractor=3),
@@ -667,9 +840,7 @@ def test_bad_cli_flag_exits_with_one_line(row, argv, message, tmp_path):
 
 
 def test_docs_table_lists_every_row():
-    with open(DOCS, encoding="utf-8") as f:
-        text = f.read()
-    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE)
+    documented = list(docs_rows())
     expected = [r[0] for r in ROWS] + [r[0] for r in CLI_ROWS]
     assert documented == expected
     assert len(expected) >= 25
@@ -704,6 +875,88 @@ def test_images_outside_tanh_range_warn(points):
         plain = kgt.GAN(mlp_generator(), mlp_discriminator(), seed=0)
         plain.compile()
         plain.fit(points * 10, epochs=1, verbose=0)
+
+
+# Warnings: (id, what, make, message); `make()` must warn `message` once
+# (a UserWarning; a regular expression) and the docs' warnings table must
+# hold that warning's text.
+WARN_ROWS = [
+    (
+        "warn-fit-dataset-range",
+        "a tf.data dataset of images in [0, 255] for a tanh generator",
+        lambda: tanh_gan().fit(tf_dataset_of_0_255_images().batch(64), verbose=0),
+        r"values in \[0, 255\].*tanh",
+    ),
+    (
+        "warn-folder-corrupt",
+        "`image_folder` of a folder with corrupt files",
+        lambda: image_folder(
+            {"a.png": GREY, "b.png": PNG, "c.gif": b"GIF89a", "d.png": GREY}
+        ),
+        r"skipped 2 unreadable or corrupt image file\(s\) of 4",
+    ),
+    (
+        "warn-folder-paletted-bmp",
+        "`image_folder` of a paletted BMP",
+        lambda: image_folder({"a.png": COLOUR, "b.bmp": (COLOUR, "P")}),
+        r"'b.bmp' \(a paletted BMP",
+    ),
+    (
+        "warn-folder-transparent",
+        "`image_folder` of images with transparent pixels",
+        lambda: image_folder(
+            {"a.png": (GREY, "LA"), "b.png": (np.dstack([COLOUR, GREY]), "RGBA")},
+            channels=3,
+        ),
+        r"1 image\(s\) .* have transparent pixels \('b.png'\)",
+    ),
+    (
+        "warn-folder-smaller",
+        "`image_folder` of images smaller than `image_size`",
+        lambda: image_folder({"a.png": GREY, "b.png": GREY[:4]}, image_size=6),
+        r"1 image\(s\) .* smaller than image_size=\(6, 6\) \(the smallest 4x8",
+    ),
+    (
+        "warn-folder-other-files",
+        "`image_folder` of a folder holding other image formats",
+        lambda: image_folder({"a.png": GREY, "b.webp": b"", "c/d.tif": b""}),
+        r"2 other image file\(s\) .* are not read \(\.tif, \.webp",
+    ),
+]
+
+
+def tanh_gan():
+    generator = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(2, activation="tanh")]
+    )
+    model = kgt.GAN(generator, mlp_discriminator(), seed=0)
+    model.compile()
+    return model
+
+
+@pytest.mark.parametrize(
+    "row, make, message",
+    [(r[0], *r[2:]) for r in WARN_ROWS],
+    ids=[r[0] for r in WARN_ROWS],
+)
+def test_bad_input_warns_the_documented_warning(row, make, message):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make()
+    matching = [w for w in caught if re.search(message, str(w.message))]
+    assert len(matching) == 1, [str(w.message) for w in caught]
+    assert matching[0].category is UserWarning
+    documented = docs_rows("warnings").get(row, (None, None))[1]
+    assert documented == table_cell(str(matching[0].message)), f"row `{row}`"
+
+
+def test_docs_warnings_table_lists_every_row():
+    rows = docs_rows("warnings")
+    assert list(rows) == [r[0] for r in WARN_ROWS]
+    for row, what, *_ in WARN_ROWS:
+        assert rows[row][0] == what, f"docs/errors.md, row `{row}`"
 
 
 # Hypothesis: constructors reject out-of-range values with ValueError (never

@@ -25,6 +25,7 @@ EXAMPLES = {
     "custom-train-step.md": ["The pieces as functions"],
     "evaluation.md": ["Figures on any features", "A 28x28 GAN, watched and measured"],
     "index.md": ["Quickstart"],
+    "own-images.md": ["From a folder to samples"],
     "own-trick.md": ["A consistency penalty in 30 lines"],
     "recipes.md": ["A recipe on the 8-mode ring"],
     "resuming.md": ["Resuming after a crash"],

@@ -76,7 +76,7 @@ def _cache_dir(cache_dir):
 def _train_classifier(seed=0):
     import keras
 
-    from keras_gan_tricks.datasets import digits
+    from keras_gan_tricks.datasets.builtin import digits
 
     images, labels = digits()
     order = np.random.default_rng(seed).permutation(len(images))

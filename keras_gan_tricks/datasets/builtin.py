@@ -1,17 +1,6 @@
-"""Data for GANs: embedded sets that need no download, and Keras's loaders.
-
-Everything is returned as NumPy arrays that `fit` takes directly, images as
-float32 `(n, height, width, channels)` scaled to [-1, 1] (the range of a
-`tanh` generator).
-
-| function | data | download |
-|---|---|---|
-| `digits()` | scikit-learn's 1,797 real 8x8 handwritten digits | no |
-| `gaussian_ring()` | 8 Gaussians on the unit circle (PacGAN's ring) | no |
-| `gaussian_grid()` | 25 Gaussians on a 5x5 grid (PacGAN's grid) | no |
-| `stacked_digits()` | three digits as the channels of one image: 1,000 modes | no |
-| `mnist()`, `fashion_mnist()`, `cifar10()` | `keras.datasets` | yes |
-"""
+"""The built-in data: embedded sets that need no download, and Keras's
+loaders, as NumPy arrays (images float32 `(n, height, width, channels)` in
+[-1, 1])."""
 
 import os
 

@@ -1,0 +1,184 @@
+"""Reading image files with TensorFlow's decoders, for `image_folder`:
+one pass that learns each file's size and colours (or why it cannot be
+read), and the streaming pipeline that feeds `fit`."""
+
+import os
+
+import numpy as np
+
+# ITU-R 601 luma, as Pillow's convert("L"); the weights sum to one, so grey
+# stored as three equal channels keeps its values.
+LUMA = (0.299, 0.587, 0.114)
+PALETTED_BMP = "a paletted BMP, which TensorFlow reads as palette indices"
+
+
+def paletted_bmps(root, names):
+    """The BMPs among `names` that hold a palette: TensorFlow decodes
+    their palette indices as pixels."""
+    from PIL import Image
+
+    found = set()
+    for name in names:
+        if os.path.splitext(name)[1].lower() == ".bmp":
+            try:
+                with Image.open(os.path.join(root, name)) as image:
+                    if image.mode in ("P", "1"):
+                        found.add(name)
+            except Exception:
+                pass  # unreadable: the decoder says why
+    return found
+
+
+def _decode(path):
+    import tensorflow as tf
+
+    return tf.io.decode_image(
+        tf.io.read_file(path), channels=0, expand_animations=False
+    )
+
+
+def probe(path):
+    """`(height, width, colour, transparent)` of one image file, in graph
+    ops (a corrupt file raises when the dataset is iterated)."""
+    import tensorflow as tf
+
+    image = _decode(path)
+    shape = tf.shape(image)
+    count = shape[2]
+    colour = tf.cond(
+        count >= 3,
+        lambda: (
+            tf.reduce_any(image[..., 0] != image[..., 1])
+            | tf.reduce_any(image[..., 1] != image[..., 2])
+        ),
+        lambda: tf.constant(False),
+    )
+    transparent = tf.cond(
+        count % 2 == 0,
+        lambda: tf.reduce_min(image[..., -1]) < 255,
+        lambda: tf.constant(False),
+    )
+    return shape[0], shape[1], colour, transparent
+
+
+def decode_error(path):
+    """Why TensorFlow cannot decode one file, in a few words."""
+    try:
+        _decode(path)
+    except Exception as error:  # TensorFlow's InvalidArgumentError and kin
+        message = getattr(error, "message", str(error)).split("\n")[0]
+        message = message.split("}} ")[-1].split(" [Op:")[0]
+        return message.split(". ")[0].strip().rstrip(".")
+    return "unreadable"
+
+
+def scan(root, names):
+    """Each file decoded once, in parallel: `(infos, unreadable)`, `infos`
+    `{name: (height, width, colour, transparent)}` of the readable files and
+    `unreadable` `{name: reason}` of the others (reasons for the first
+    `shown` only, the rest None)."""
+    import tensorflow as tf
+
+    paths = [os.path.join(root, name) for name in names]
+    probes = (
+        tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), paths))
+        .map(
+            lambda i, p: (i, *probe(p)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=False,
+        )
+        .ignore_errors()
+        .batch(1024)
+    )
+    infos = {}
+    for batch in probes.as_numpy_iterator():
+        for index, height, width, colour, transparent in zip(*batch, strict=True):
+            infos[names[index]] = (
+                int(height),
+                int(width),
+                bool(colour),
+                bool(transparent),
+            )
+    palette = paletted_bmps(root, infos)
+    unreadable = {}
+    for name in names:
+        if name in palette:
+            unreadable[name] = PALETTED_BMP
+            del infos[name]
+        elif name not in infos:
+            unreadable[name] = None
+    return infos, unreadable
+
+
+def loader(shape, image_size, aspect, interpolation):
+    """One file's path to its float32 image of `shape` in [-1, 1], in graph
+    ops: decoded, converted to `shape`'s channels, resized to `image_size`
+    (None: kept) by Keras's `Resizing`, scaled."""
+    import keras
+    import tensorflow as tf
+
+    resize = None
+    if image_size is not None:
+        resize = keras.layers.Resizing(
+            *image_size,
+            interpolation=interpolation,
+            crop_to_aspect_ratio=aspect == "crop",
+            pad_to_aspect_ratio=aspect == "pad",
+            antialias=True,
+            data_format="channels_last",
+            dtype="float32",
+        )
+
+    def load(path):
+        image = tf.cast(_decode(path), "float32")
+        count = tf.shape(image)[2]
+        if shape[2] == 3:
+            image = tf.cond(
+                count >= 3,
+                lambda: image[..., :3],
+                lambda: tf.repeat(image[..., :1], 3, axis=-1),
+            )
+        else:
+            image = tf.cond(
+                count >= 3,
+                lambda: tf.tensordot(image[..., :3], tf.constant(LUMA), 1)[..., None],
+                lambda: image[..., :1],
+            )
+        image = tf.ensure_shape(image, (None, None, shape[2]))
+        if resize is not None:
+            image = resize(image)
+        image = tf.ensure_shape(image, shape)
+        return tf.clip_by_value(image, 0.0, 255.0) / 127.5 - 1.0
+
+    return load
+
+
+def pipeline(paths, labels, load, batch_size, shuffle, seed, cache):
+    """The `tf.data` pipeline: paths (and labels) shuffled each epoch,
+    decoded in parallel (or once, then cached), batched, prefetched."""
+    import tensorflow as tf
+
+    if labels is not None:
+        data = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, "int32")))
+        mapping = lambda p, y: (load(p), y)  # noqa: E731
+    else:
+        data = tf.data.Dataset.from_tensor_slices(paths)
+        mapping = load
+    if cache:
+        data = data.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        data = data.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    if not cache:
+        data = data.map(mapping, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size is not None:
+        data = data.batch(batch_size)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def arrays(dataset, with_labels):
+    """A dataset of batches as NumPy arrays: images, or `(images, labels)`."""
+    batches = list(dataset.as_numpy_iterator())
+    if with_labels:
+        images = np.concatenate([images for images, _ in batches])
+        return images, np.concatenate([labels for _, labels in batches])
+    return np.concatenate(batches)
