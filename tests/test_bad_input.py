@@ -783,6 +783,24 @@ ROWS = [
         ValueError,
         r"`samples` holds NaN",
     ),
+    (
+        "evaluation-classifier-labels",
+        "`image_classifier` given labels of another length",
+        lambda: kgt.evaluation.image_classifier(
+            np.zeros((20, 8, 8, 1), "float32"), np.zeros(12, "int32")
+        ),
+        ValueError,
+        r"labels of shape \(12,\)",
+    ),
+    (
+        "evaluation-classifier-classes",
+        "`image_classifier` given one class, or classes of under 5 images",
+        lambda: kgt.evaluation.image_classifier(
+            np.zeros((12, 8, 8, 1), "float32"), np.array([0] * 9 + [1] * 3)
+        ),
+        ValueError,
+        r"counts per class \[9, 3\]",
+    ),
 ]
 
 # CLI rows: (id, what, argv, message); each exits with status 2 and one line.

@@ -11,6 +11,9 @@
   uniform.
 - `stacked_mode_count`: modes covered among stacked digits (1,000 possible).
 - `kl_to_uniform`: the KL of any histogram of counts to uniform.
+- `image_classifier`: a classifier trained on your own labelled images
+  (cached by the data's hash, refused when its held-out accuracy is too
+  low), whose features and predictions give every figure above on them.
 
 On features of any extractor (arrays `(n, d)`; `features(images,
 extractor)` takes them from a Keras model, a callable or the digits
@@ -25,6 +28,7 @@ classifier):
 from keras_gan_tricks.evaluation.classifier import (
     CLASSIFIER_VERSION,
     DigitsClassifier,
+    ImageClassifier,
     class_coverage,
     digits_classifier,
     features,
@@ -41,10 +45,18 @@ from keras_gan_tricks.evaluation.figures import (
     mode_coverage,
     precision_recall,
 )
+from keras_gan_tricks.evaluation.labelled import (
+    IMAGE_CLASSIFIER_VERSION,
+    UntrustedClassifierError,
+    image_classifier,
+)
 
 __all__ = [
     "CLASSIFIER_VERSION",
     "DigitsClassifier",
+    "IMAGE_CLASSIFIER_VERSION",
+    "ImageClassifier",
+    "UntrustedClassifierError",
     "class_coverage",
     "classifier_two_sample_test",
     "density_coverage",
@@ -52,6 +64,7 @@ __all__ = [
     "features",
     "frechet_distance",
     "frechet_distance_from_features",
+    "image_classifier",
     "kernel_distance",
     "kl_to_uniform",
     "mode_coverage",

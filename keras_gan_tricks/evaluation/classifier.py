@@ -17,53 +17,84 @@ from keras_gan_tricks.evaluation.figures import (
 CLASSIFIER_VERSION = 1
 
 
-_FEATURES = "features"
+FEATURES = "features"  # the layer whose output gives the features
 
 
 _memo = {}
 
 
-class DigitsClassifier:
-    """A CNN over 8x8 digits in [-1, 1], for the quality figures.
+class ImageClassifier:
+    """A CNN trained on labelled images in [-1, 1], for the quality figures.
+
+    Made by `image_classifier` (on your images) and `digits_classifier`
+    (`DigitsClassifier`). Works wherever an extractor is taken:
+    `kgt.evaluation.features(images, classifier)`, `frechet_distance(...,
+    classifier=...)`, `class_coverage(images, classifier)`, `summary(...,
+    classifier=...)`, `kgt.callbacks.QualityMonitor(real, classifier)`.
 
     Attributes:
-        model: `keras.Model` from images to 10 logits.
-        accuracy: float. Held-out accuracy (20% of the digits, fixed split).
+        model: `keras.Model` from images to one logit per class.
+        accuracy: float. Accuracy on the held-out images (a fixed, stratified
+            fifth of each class, never trained on).
+        chance: float. The accuracy of always answering the most common
+            class of the held-out images: what `accuracy` must clearly beat.
+        classes: int. Number of classes.
+        image_shape: tuple. `(height, width, channels)` of the images.
     """
 
-    def __init__(self, model, accuracy):
+    def __init__(self, model, accuracy, chance):
         import keras
 
         self.model = model
         self.accuracy = float(accuracy)
-        self._features = keras.Model(model.inputs, model.get_layer(_FEATURES).output)
+        self.chance = float(chance)
+        self.classes = int(model.outputs[0].shape[-1])
+        self.image_shape = tuple(model.inputs[0].shape[1:])
+        self._features = keras.Model(model.inputs, model.get_layer(FEATURES).output)
 
     def _check(self, images):
         images = np.asarray(images, "float32")
-        if images.ndim == 3:
+        if images.ndim == 3 and self.image_shape[-1] == 1:
             images = images[..., None]
-        if images.shape[1:] != (8, 8, 1):
+        if images.shape[1:] != self.image_shape:
             raise ValueError(
-                "The digits classifier takes 8x8 images, (n, 8, 8) or (n, 8, 8, 1). "
-                f"Received: images of shape {images.shape}"
+                "This classifier takes images of shape "
+                f"(n, {', '.join(map(str, self.image_shape))}). Received: images "
+                f"of shape {images.shape}"
             )
         return images
 
-    def predict(self, images, batch_size=1024):
+    def predict(self, images, batch_size=256):
         """Class ids, int `(n,)`."""
         logits = self.model.predict(
             self._check(images), batch_size=batch_size, verbose=0
         )
         return logits.argmax(axis=1)
 
-    def features(self, images, batch_size=1024):
+    def features(self, images, batch_size=256):
         """Penultimate-layer features, float64 `(n, 128)`."""
         return self._features.predict(
             self._check(images), batch_size=batch_size, verbose=0
         ).astype("float64")
 
 
-def _cache_dir(cache_dir):
+class DigitsClassifier(ImageClassifier):
+    """A CNN over 8x8 digits in [-1, 1], for the quality figures: an
+    `ImageClassifier` trained once on scikit-learn's digits.
+
+    Attributes:
+        model: `keras.Model` from images to 10 logits.
+        accuracy: float. Held-out accuracy (20% of the digits, fixed split).
+        chance: float. 0.1: the ten classes are balanced (178 to 183 images).
+    """
+
+    def __init__(self, model, accuracy):
+        super().__init__(model, accuracy, chance=0.1)
+
+
+def cache_folder(cache_dir):
+    """Where trained classifiers are cached: `cache_dir`, else
+    `$KGT_CACHE_DIR`, else `~/.cache/keras-gan-tricks`."""
     if cache_dir is not None:
         return os.fspath(cache_dir)
     base = os.environ.get("KGT_CACHE_DIR") or os.path.join(
@@ -102,7 +133,7 @@ def _train_classifier(seed=0):
                 128,
                 activation="relu",
                 kernel_initializer=init(seed + 2),
-                name=_FEATURES,
+                name=FEATURES,
             ),
             keras.layers.Dense(10, kernel_initializer=init(seed + 3)),
         ],
@@ -138,7 +169,7 @@ def digits_classifier(cache_dir=None, retrain=False):
     """
     import keras
 
-    directory = _cache_dir(cache_dir)
+    directory = cache_folder(cache_dir)
     path = os.path.join(directory, f"digits_classifier_v{CLASSIFIER_VERSION}.keras")
     meta = path + ".json"
     if not retrain and path in _memo:
@@ -244,15 +275,26 @@ def frechet_distance(images_a, images_b, classifier=None):
     )
 
 
-def class_coverage(images, classifier=None, num_classes=10):
-    """Which digit classes generated images fall in.
+def class_coverage(images, classifier=None, num_classes=None):
+    """Which classes generated images fall in, by a classifier's predictions
+    (the digits classifier by default, or an `ImageClassifier` trained on
+    your labelled images).
+
+    Args:
+        images: array of images the classifier takes.
+        classifier: None (the digits classifier) or an object with a
+            `predict(images)` method giving class ids.
+        num_classes: int or None. Number of classes (None: the classifier's
+            `classes`, else 10).
 
     Returns:
         A dict with `classes` (how many of `num_classes` occur), `kl_to_uniform`
         (KL of the class histogram to uniform; 0 for perfectly balanced
-        classes, log 10 = 2.30 for a single class) and `histogram`.
+        classes, log 10 = 2.30 for one class of ten) and `histogram`.
     """
     classifier = classifier or digits_classifier()
+    if num_classes is None:
+        num_classes = getattr(classifier, "classes", 10)
     counts = np.bincount(classifier.predict(images), minlength=num_classes)
     return {
         "classes": int(np.count_nonzero(counts)),
