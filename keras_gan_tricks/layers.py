@@ -1,5 +1,6 @@
 """Layers for discriminators: instance noise (fixed or adaptive; it lives
-with its decay in `kgt.tricks`) and the minibatch standard deviation."""
+with its decay in `kgt.tricks`), the minibatch standard deviation and
+spectral normalization that works on every backend."""
 
 import keras
 from keras import ops
@@ -106,10 +107,108 @@ class MinibatchStdDev(keras.layers.Layer):
         }
 
 
+@register
+class SpectralNormalization(keras.layers.Wrapper):
+    """Spectral normalization of a layer's kernel, on every backend.
+
+    Miyato et al. 2018 ("Spectral Normalization for Generative Adversarial
+    Networks"): the wrapped layer computes with `W / sigma(W)`, `sigma(W)`
+    the largest singular value of its kernel (reshaped to `(-1, out)`),
+    estimated by power iteration with a vector `u` kept between calls, so
+    each layer is about 1-Lipschitz and the discriminator cannot sharpen
+    without bound.
+
+    A drop-in for `keras.layers.SpectralNormalization` (same arguments,
+    same `vector_u`, the same outputs from the same weights, checked on
+    TensorFlow), written once in `keras.ops`, which also trains on PyTorch:
+    the kernel is never rewritten; the normalized kernel is handed to the
+    wrapped layer for its call (`keras.StatelessScope`). Gradients flow
+    through `sigma` as in the paper and in PyTorch's
+    `torch.nn.utils.parametrizations.spectral_norm`; Keras's layer instead
+    stores the normalized kernel in place, so its gradient skips `sigma`
+    and its optimizer updates the normalized kernel. In training, `u` takes
+    `power_iterations` steps per call; at inference it is only read.
+
+    Args:
+        layer: `keras.layers.Layer` with a `kernel` (`Dense`, `Conv2D`, ...)
+            or `embeddings` (`Embedding`).
+        power_iterations: int >= 1. Power-iteration steps per training call.
+
+    Example:
+
+    ```python
+    logit = kgt.layers.SpectralNormalization(keras.layers.Dense(1))(features)
+    ```
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.power_iterations = check_int("power_iterations", power_iterations, low=1)
+
+    def _weight(self):
+        for name in ("kernel", "embeddings"):
+            weight = getattr(self.layer, name, None)
+            if weight is not None:
+                return weight
+        raise ValueError(
+            "`layer` must have a `kernel` or `embeddings` weight. Received: "
+            f"layer={self.layer.name!r} of type {type(self.layer).__name__}"
+        )
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        weight = self._weight()
+        self.vector_u = self.add_weight(
+            shape=(1, weight.shape[-1]),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            trainable=False,
+            name="vector_u",
+            dtype=weight.dtype,
+        )
+        self.built = True
+
+    def normalized_weight(self, training=False):
+        """The kernel divided by its estimated largest singular value (in
+        training, after `power_iterations` steps of `u`, which is stored)."""
+        weight = self._weight()
+        matrix = ops.reshape(weight.value, (-1, weight.shape[-1]))
+        fixed = ops.stop_gradient(matrix)
+        u = self.vector_u.value
+        v = ops.normalize(ops.matmul(u, ops.transpose(fixed)), axis=-1)
+        if training:
+            for step in range(self.power_iterations):
+                if step:
+                    v = ops.normalize(ops.matmul(u, ops.transpose(fixed)), axis=-1)
+                u = ops.normalize(ops.matmul(v, fixed), axis=-1)
+            self.vector_u.assign(u)
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.sum(ops.matmul(v, matrix) * u)
+        return ops.divide(weight.value, ops.maximum(sigma, 1e-12))
+
+    def call(self, inputs, training=False):
+        weight = self._weight()
+        normalized = self.normalized_weight(training=bool(training))
+        # The wrapped layer computes with the normalized kernel; its other
+        # weights keep their current values (those of an enclosing
+        # stateless call included).
+        mapping = [(w, w.value) for w in self.layer.weights if w is not weight]
+        with keras.StatelessScope(state_mapping=[*mapping, (weight, normalized)]):
+            outputs = self.layer(inputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
 __all__ = [
     "AdaptiveInstanceNoise",
     "InstanceNoise",
     "MinibatchStdDev",
+    "SpectralNormalization",
     "instance_noise_in",
     "pack_samples",
 ]

@@ -447,6 +447,24 @@ ROWS = [
         ValueError,
         r"group_size=0",
     ),
+    (
+        "layer-spectral-norm-iterations",
+        "`SpectralNormalization(power_iterations=0)`",
+        lambda: kgt.layers.SpectralNormalization(
+            keras.layers.Dense(1), power_iterations=0
+        ),
+        ValueError,
+        r"power_iterations=0",
+    ),
+    (
+        "layer-spectral-norm-kernel",
+        "`SpectralNormalization` of a layer without a kernel",
+        lambda: kgt.layers.SpectralNormalization(keras.layers.Flatten(name="flat"))(
+            np.zeros((2, 3), "float32")
+        ),
+        ValueError,
+        r"layer='flat' of type Flatten",
+    ),
     # callbacks
     (
         "noise-decay-initial",
