@@ -2,6 +2,7 @@
 step), labels, samples, batch-norm statistics, and the random streams saved
 with the model."""
 
+import os
 import warnings
 import weakref
 
@@ -207,3 +208,15 @@ def load_streams(gan, store):
         for key in saved:
             ours[key].state.assign(store[key])
     return [key for key in keys if key not in saved]
+
+
+def export_generator(generator, filepath):
+    """`generator` saved alone to `filepath` (a `.keras` file), returned."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            "`filepath` must end in .keras (Keras's format for a whole model). "
+            f"Received: filepath={filepath!r}"
+        )
+    generator.save(filepath)
+    return generator

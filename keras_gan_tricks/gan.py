@@ -46,6 +46,11 @@ class GAN(keras.Model):
     inputs, or when `condition_shape` is given; train it with
     `fit(images, labels)` or a dataset of `(images, labels)`.
 
+    `gan.generator` is the network the optimizer trains; with
+    `kgt.callbacks.GeneratorEMA` the samples come from the average of its
+    weights, `gan.sampling_generator()`. `gan.export_generator(path)` saves
+    the one that samples alone, for `keras.saving.load_model`.
+
     Args:
         generator: `keras.Model`. Maps `(batch, latent_dim)` latent vectors
             (and labels, if conditional) to samples.
@@ -70,14 +75,11 @@ class GAN(keras.Model):
         seed: int or None. Seeds the GAN's own random stream (latent
             vectors, label policies, penalties) for reproducible training.
         pack: int >= 1. PacGAN's packing (Lin et al. 2018): D judges `pack`
-            samples at once, concatenated on the last axis, real with real
-            and fake with fake, each fake from its own latent vector; build
-            D for inputs of `pack` times the channels (`(h, w, c * pack)`,
-            or `(d * pack,)` for vectors). The data need not change: each
-            batch is packed in the step (`kgt.layers.pack_samples`).
-            Everything D's side sees is packed: its input tricks (noise,
-            augmentation), penalties, label policies (one target per pack)
-            and metrics. Unconditional GANs only.
+            samples at once, concatenated on the last axis (real with real,
+            fake with fake); build D for `pack` times the channels. Each
+            batch is packed in the step (`kgt.layers.pack_samples`), and so
+            is all D sees: input tricks, penalties, label policies (one
+            target per pack), metrics. Unconditional GANs only.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -531,18 +533,12 @@ class GAN(keras.Model):
         """Recomputes the generator's batch-norm statistics from its own
         samples ("standing statistics", BigGAN).
 
-        A batch-norm layer samples with moving averages of its training
-        batches' statistics, which lag a generator whose weights keep moving,
-        and do not belong to the weights of an averaged generator at all
-        (`GeneratorEMA` copies the raw generator's). This runs the generator
-        in training mode on `batches` batches of latents and sets each
-        batch-norm layer's moving mean and variance to the average of its
-        batch statistics over them; `generate()` then samples with the new
-        statistics. The weights do not change, but the calls run in training
-        mode, so dropout is active during them and a spectral-normalised
-        layer takes its usual power-iteration step per call.
-        `kgt.callbacks.GeneratorEMA` does this for the averaged generator
-        when `fit` ends. Call it outside `fit` (or from `on_train_end`).
+        Batch norm's moving statistics lag a moving generator and are not
+        an averaged generator's at all. This runs the generator in training
+        mode on `batches` batches of latents and sets each batch-norm
+        layer's moving mean and variance to their batch statistics' average
+        (weights unchanged; dropout and spectral normalization act as in
+        training). `GeneratorEMA` does it when `fit` ends. Not inside `fit`.
 
         Args:
             batches: int >= 1. Generator calls to average over.
@@ -570,6 +566,16 @@ class GAN(keras.Model):
         else the generator itself."""
         generator = self.trick_states.get(EMA_GENERATOR) if use_ema else None
         return self.generator if generator is None else generator
+
+    def export_generator(self, filepath, use_ema=True):
+        """Saves the generator that samples alone, as a `.keras` file that
+        `keras.saving.load_model` reads without kgt's GAN: the average of
+        the generator's weights when `GeneratorEMA` keeps one (and
+        `use_ema`), else the generator itself (`gan.generator.save()`
+        saves the raw weights). Its `predict(gan.sample_latent(n, seed))`
+        gives `gan.generate(n, seed)`. Returns the model saved."""
+        self.sync_state()
+        return _sampling.export_generator(self.sampling_generator(use_ema), filepath)
 
     # State kept for tricks.
 

@@ -313,6 +313,13 @@ ROWS = [
         r"n=0",
     ),
     (
+        "export-path",
+        "`export_generator` to a file that is not .keras",
+        lambda: compiled().export_generator("generator.h5"),
+        ValueError,
+        r"filepath='generator.h5'",
+    ),
+    (
         "recalibrate-batches",
         "`recalibrate_batch_norm(batches=0)`",
         lambda: compiled().recalibrate_batch_norm(batches=0),
