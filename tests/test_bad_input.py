@@ -831,7 +831,12 @@ ROWS = [
 # CLI rows: (id, what, argv, message); each exits with status 2 and one line.
 CLI_ROWS = [
     ("cli-epochs", "`--epochs 0`", ["demo", "--epochs", "0"], r"--epochs.*0"),
-    ("cli-data", "unknown `--data`", ["train", "--data", "faces"], r"faces"),
+    (
+        "cli-data",
+        "unknown `--data`",
+        ["train", "--data", "faces"],
+        r"folder of images, got .faces.",
+    ),
     (
         "cli-penalty-weight",
         "negative `--penalty-weight`",

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from keras_gan_tricks import cli
+from keras_gan_tricks.cli import flags, output, silence
 
 
 @pytest.mark.slow
@@ -104,13 +105,21 @@ def test_train_and_sample(tmp_path, data, flags, key, capsys):
     [
         (["demo", "--epochs", "0"], "expected a positive integer, got '0'"),
         (["demo", "--epoch", "3"], "unrecognized arguments: --epoch 3"),
-        (["train", "--data", "imagenet"], "invalid choice: 'imagenet'"),
+        (
+            ["train", "--data", "imagenet"],
+            "expected one of digits, ring, grid, stacked-digits, mnist, "
+            "fashion-mnist, cifar10 or a folder of images, got 'imagenet'",
+        ),
+        (
+            ["train", "--data", "ring", "--image-size", "32"],
+            "--image-size applies to a folder given to --data",
+        ),
         (
             ["train", "--data", "ring", "--cifar-class", "frog"],
             "--cifar-class applies to --data cifar10 only",
         ),
         (["sample", "missing.keras"], "no such model file: missing.keras"),
-        ([], "the following arguments are required: command"),
+        (["train"], "the following arguments are required: --data"),
     ],
 )
 def test_bad_flags_and_paths_get_one_line(argv, text, capsys):
@@ -126,8 +135,8 @@ def test_bad_flags_and_paths_get_one_line(argv, text, capsys):
 def test_the_trick_flags_are_those_a_recipe_replaces():
     # `--recipe` refuses exactly the flags of TRICK_FLAGS given off their
     # defaults: the train parser's trick flags are that list, in order.
-    parser = cli._Parser()
-    cli._add_trick_flags(parser)
+    parser = flags.Parser()
+    flags.add_trick_flags(parser)
     assert tuple(vars(parser.parse_args([]))) == cli.TRICK_FLAGS
 
 
@@ -208,7 +217,7 @@ def test_a_run_shows_only_the_librarys_output(tmp_path):
     assert "metrics:" in result.stdout
     # Whatever the backend logs on this machine, none of it reaches stderr.
     assert not [
-        line for line in result.stderr.splitlines() if cli._BACKEND_LOG.match(line)
+        line for line in result.stderr.splitlines() if silence.BACKEND_LOG.match(line)
     ]
     assert "WARNING" not in result.stderr and "Traceback" not in result.stderr
 
@@ -243,7 +252,7 @@ def test_a_run_shows_only_the_librarys_output(tmp_path):
     ],
 )
 def test_backend_log_filter(line, backend):
-    assert bool(cli._BACKEND_LOG.match(line)) is backend
+    assert bool(silence.BACKEND_LOG.match(line)) is backend
 
 
 def test_the_2d_picture_draws_the_real_modes_beside_the_samples(tmp_path):
@@ -259,8 +268,8 @@ def test_the_2d_picture_draws_the_real_modes_beside_the_samples(tmp_path):
         grey = np.abs(pixels - [191, 191, 191]).sum(1) < 20  # the real data
         return red.sum(), grey.sum()
 
-    both = cli._draw(gan, 200, 0, tmp_path / "both.png", real=points, centers=centers)
-    alone = cli._draw(gan, 200, 0, tmp_path / "alone.png")
+    both = output.draw(gan, 200, 0, tmp_path / "both.png", real=points, centers=centers)
+    alone = output.draw(gan, 200, 0, tmp_path / "alone.png")
     red, grey = colours(both)
     assert red > 50 and grey > 50
     assert colours(alone)[0] < red / 10

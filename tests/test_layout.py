@@ -84,7 +84,8 @@ def test_no_private_name_is_taken_across_modules():
                 for alias in node.names:
                     module = os.path.join(base, alias.name)
                     is_module = os.path.isdir(module) or os.path.exists(module + ".py")
-                    if alias.name.startswith("_") and not is_module:
+                    dunder = alias.name.startswith("__") and alias.name.endswith("__")
+                    if alias.name.startswith("_") and not (is_module or dunder):
                         found.append(f"{rel}: from {node.module} import {alias.name}")
             elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
                 if node.attr.startswith("__"):

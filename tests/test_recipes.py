@@ -7,6 +7,8 @@ import pytest
 
 import keras_gan_tricks as kgt
 from keras_gan_tricks import cli
+from keras_gan_tricks.cli import flags
+from keras_gan_tricks.cli import train as cli_train
 from tests.nets import (
     conv_discriminator,
     conv_generator,
@@ -110,21 +112,21 @@ def test_recipe_names_and_arguments_are_checked():
     ],
 )
 def test_train_picks_the_recipe_for_its_data(argv, expected):
-    args = cli._parser().parse_args(["train", *argv])
-    assert cli._recipe(args) == expected
+    args = flags.build_parser().parse_args(["train", *argv])
+    assert cli_train.choose_recipe(args) == expected
 
 
 def test_a_recipe_and_trick_flags_do_not_mix():
-    args = cli._parser().parse_args(
+    args = flags.build_parser().parse_args(
         ["train", "--data", "ring", "--recipe", "r3gan", "--ema", "0.99"]
     )
     with pytest.raises(cli.UsageError, match="--recipe r3gan.*--ema"):
-        cli._recipe(args)
+        cli_train.choose_recipe(args)
 
 
 def test_limited_data_is_refused_on_points():
-    args = cli._parser().parse_args(
+    args = flags.build_parser().parse_args(
         ["train", "--data", "grid", "--recipe", "limited_data"]
     )
     with pytest.raises(cli.UsageError, match="limited_data.*--data grid"):
-        cli._recipe(args)
+        cli_train.choose_recipe(args)

@@ -1,0 +1,86 @@
+"""`keras-gan-tricks train --data FOLDER`: a folder of the user's images in,
+the GAN, the generator alone, pictures, a training plot and figures out;
+`generate` samples what it saved. On every backend."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_gan_tricks import __version__, cli
+from tests.folders import digits_folder
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One run on 300 digits as 16x16 PNGs in class subfolders."""
+    root = tmp_path_factory.mktemp("cli-folder")
+    folder, out = root / "digits", root / "out"
+    digits_folder(str(folder), n=300, size=16)
+    argv = ["train", "--data", str(folder), "--image-size", "16", "--epochs", "1"]
+    assert cli.main([*argv, "--batch-size", "32", "--out", str(out)]) == 0
+    return folder, out
+
+
+def test_a_folder_trains_and_leaves_every_file(run, capsys):
+    _, out = run
+    for name in (
+        "gan.keras",
+        "generator.keras",
+        "samples.png",
+        "training.png",
+        "metrics.json",
+    ):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "grids").iterdir()) == ["epoch_0001.png"]
+    assert Image.open(out / "training.png").size[0] > 100
+
+
+def test_the_figures_come_from_a_classifier_of_the_folders_labels(run):
+    _, out = run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["frechet_distance"] > 0 and np.isfinite(metrics["kernel_distance"])
+    assert metrics["classifier_accuracy"] > 0.55  # trusted, or it would say why
+    assert 1 <= metrics["classes_covered"] <= 10
+    assert "classifier trained on 300" in metrics["extractor"]
+    assert metrics["generated_samples"] == 300
+
+
+def test_generate_samples_the_saved_generator_as_the_gan(run, tmp_path, capsys):
+    _, out = run
+    pictures = []
+    for model in ("generator.keras", "gan.keras"):
+        path = tmp_path / f"{model}.png"
+        argv = ["generate", str(out / model), "--n", "16", "--seed", "3"]
+        assert cli.main([*argv, "--out", str(path)]) == 0
+        pictures.append(np.asarray(Image.open(path), "int32"))
+    assert "wrote 16 samples" in capsys.readouterr().out
+    # 4 x 4 images of 16 pixels, scaled 4x, 1-pixel padding: the same picture.
+    assert pictures[0].shape[:2] == (4 * 16 * 4 + 5 * 4, 4 * 16 * 4 + 5 * 4)
+    assert np.abs(pictures[0] - pictures[1]).max() <= 1
+
+
+def test_a_folder_without_classes_says_why_there_are_no_figures(tmp_path):
+    folder, out = tmp_path / "flat", tmp_path / "out"
+    digits_folder(str(folder), n=40, size=8, classes=False)
+    argv = ["train", "--data", str(folder), "--epochs", "1", "--recipe", "none"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["figures"] is None
+    assert "no class subfolders" in metrics["reason"]
+
+
+def test_version_and_a_bare_command(capsys):
+    assert cli.main([]) == 0
+    assert "usage: keras-gan-tricks" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-gan-tricks {__version__}"
+
+
+def test_folder_flags_that_do_not_apply(tmp_path, capsys):
+    digits_folder(str(tmp_path), n=20, size=8, classes=False)
+    assert cli.main(["train", "--data", str(tmp_path), "--limit", "5"]) == 2
+    assert "--limit applies to the built-in data sets" in capsys.readouterr().err
