@@ -58,9 +58,15 @@ def test_matches_keras_from_the_same_weights(make, power_iterations):
 def test_the_normalized_kernel_has_spectral_norm_one():
     layer = kgt.layers.SpectralNormalization(keras.layers.Conv2D(8, 3))
     layer.build(X.shape)
-    layer.layer.kernel.assign(3.0 * layer.layer.kernel.value)
-    kernel = keras.ops.convert_to_numpy(layer.layer.kernel.value).reshape(-1, 8)
-    assert np.linalg.norm(kernel, 2) > 2.0  # the raw kernel: far from one
+    # A kernel of known singular values (3, then 1.5 and below), the same on
+    # every backend: power iteration closes the gap by (1.5 / 3)^2 a step.
+    rng = np.random.default_rng(1)
+    left, _ = np.linalg.qr(rng.normal(size=(27, 8)))
+    right, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    singular = np.array([3.0, 1.5, 1.2, 1.0, 0.8, 0.5, 0.3, 0.1])
+    kernel = (left * singular) @ right.T
+    layer.layer.kernel.assign(kernel.reshape(3, 3, 3, 8).astype("float32"))
+    assert np.linalg.norm(kernel, 2) == pytest.approx(3.0)  # far from one
     for _ in range(30):
         layer(X, training=True)
     normalized = keras.ops.convert_to_numpy(layer.normalized_weight()).reshape(-1, 8)
