@@ -1,6 +1,8 @@
 """The builders: DCGAN networks for images and PacGAN's MLPs for points,
 following the tricks (see `kgt.architectures`)."""
 
+import random
+
 import keras
 
 from keras_gan_tricks._utils import (
@@ -62,6 +64,14 @@ def _activation(name):
 def _positive_ints(**values):
     """The values, each checked to be an int >= 1 (the error names it)."""
     return [check_int(name, value, low=1) for name, value in values.items()]
+
+
+def _seed(seed):
+    """`seed` checked, or one drawn from Python's `random` as Keras draws a
+    `SeedGenerator`'s."""
+    if seed is None:
+        return random.randint(1, 10**9)
+    return check_int("seed", seed, low=0)
 
 
 def _maybe_spectral_norm(layer, spectral_norm):
@@ -151,6 +161,7 @@ def dcgan_discriminator(
     batch_norm=False,
     instance_noise=None,
     minibatch_stddev=False,
+    seed=None,
     name="dcgan_discriminator",
 ):
     """A DCGAN discriminator: stride-2 convolutions with LeakyReLU, one logit.
@@ -177,6 +188,11 @@ def dcgan_discriminator(
             of this stddev at the input.
         minibatch_stddev: bool. Add `kgt.layers.MinibatchStdDev` before the
             output (ProGAN).
+        seed: int or None. Seeds the dropout's masks; None draws a seed from
+            Python's `random` (which `keras.utils.set_random_seed` seeds).
+            Seeded, the masks come from the layer's own stream, which a
+            resumed run restores (on PyTorch, Keras draws an unseeded
+            dropout's masks from torch's global generator).
         name: str. The model's name.
 
     Returns:
@@ -189,6 +205,7 @@ def dcgan_discriminator(
         stages = max(_halvings(height, width)[0], 1)
     stages = check_int("stages", stages, low=1)
     dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
+    seed = _seed(seed)
 
     image = keras.Input(image_shape, name="image")
     x = image
@@ -208,7 +225,7 @@ def dcgan_discriminator(
         x = MinibatchStdDev()(x)
     x = keras.layers.Flatten()(x)
     if dropout:
-        x = keras.layers.Dropout(dropout)(x)
+        x = keras.layers.Dropout(dropout, seed=seed)(x)
     logit = _maybe_spectral_norm(keras.layers.Dense(1, name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)
 
