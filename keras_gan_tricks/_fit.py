@@ -83,6 +83,19 @@ class BeginFitTricks(keras.callbacks.Callback):
             trick.fit_begin(gan, steps)
 
 
+class FollowDataEpoch(keras.callbacks.Callback):
+    """Sets a dataset's epoch counter (`kgt.datasets.image_folder`'s
+    `epoch`) to each epoch's index as it begins, so the epoch's order is
+    the one that index draws, in a resumed fit too."""
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counter.assign(epoch)
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it).
 
@@ -179,13 +192,18 @@ def fit_arguments(method, model, args, kwargs):
 def add_fit_callbacks(bound):
     """Adds what every `kgt.GAN.fit` runs to `fit`'s bound `callbacks`: the
     tricks' `fit_begin` after the user's callbacks (after
-    `BackupAndRestore` restored the GAN), the non-finite stop last. Returns
+    `BackupAndRestore` restored the GAN), the non-finite stop, and for a
+    dataset with an epoch counter the setting of it. Returns
     the callback faces of tricks among them."""
     callbacks = [
         *(bound.arguments["callbacks"] or []),
         BeginFitTricks(bound.arguments["initial_epoch"]),
         StopOnNonFinite(),
     ]
+    x = bound.arguments.get("x")
+    counter = getattr(x, "epoch", None)
+    if is_tensor_dataset(x) and hasattr(counter, "assign"):
+        callbacks.append(FollowDataEpoch(counter))
     bound.arguments["callbacks"] = callbacks
     return [cb for cb in callbacks if isinstance(cb, TrickCallback)]
 

@@ -74,9 +74,17 @@ def test_dataset_streams_batches_shuffled_anew_each_epoch(digits_dir):
         )[:1]
         assert labels[match] == label
     assert not np.array_equal(first, second)  # a new order each epoch
+    assert int(data.epoch.numpy()) == 2  # two passes begun
     # The same seed gives the same orders; shuffle=False the sorted one.
     again = kgt.datasets.image_folder(root, labels="inferred", batch_size=32, seed=3)
     np.testing.assert_array_equal(epoch(again)[0], first)
+    # Epoch k's order is a function of (seed, k): a new process that resumes
+    # at epoch 1 draws the second epoch's order, not the first's.
+    resumed = kgt.datasets.image_folder(root, labels="inferred", batch_size=32, seed=3)
+    resumed.epoch.assign(1)
+    np.testing.assert_array_equal(epoch(resumed)[0], second)
+    other = kgt.datasets.image_folder(root, labels="inferred", batch_size=32, seed=4)
+    assert not np.array_equal(epoch(other)[0], first)
     plain = kgt.datasets.image_folder(root, batch_size=50, shuffle=False)
     np.testing.assert_allclose(np.concatenate(list(plain)), scaled(pixels), atol=1e-6)
     # cache=True: the same images, read from memory after the first epoch.
@@ -221,6 +229,11 @@ def test_fit_trains_on_a_folder_of_colour_digits(tmp_path):
     assert len(history.history["d_loss"]) == 1
     assert np.isfinite(history.history["d_loss"][0])
     assert int(gan.d_optimizer.iterations) == 4  # 64 images in batches of 16
+    # fit set the data's epoch as each epoch began (so a fit resumed at
+    # epoch 6 draws epoch 6's order): 6, then its pass advanced it to 7
+    # (counting passes alone would give 4: the first-batch checks are passes).
+    gan.fit(data, initial_epoch=6, epochs=7, verbose=0)  # warned once, above
+    assert int(keras.ops.convert_to_numpy(data.epoch)) == 7
 
 
 def test_fit_checks_a_datasets_first_batch(tmp_path):

@@ -128,7 +128,17 @@ def add_train(sub):
     )
     train.add_argument("--minibatch-stddev", action="store_true")
     train.add_argument("--spectral-norm", action="store_true")
-    train.add_argument("--out", default="kgt-train")
+    train.add_argument(
+        "--out",
+        default="kgt-train",
+        help="output folder; a run stopped before its end resumes from the "
+        "backup it keeps there when the same command runs again",
+    )
+    train.add_argument(
+        "--restart",
+        action="store_true",
+        help="start again, ignoring a stopped run's backup under --out",
+    )
     train.add_argument("--seed", type=int, default=0)
 
 

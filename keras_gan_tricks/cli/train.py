@@ -26,6 +26,7 @@ def train(args):
 
     import keras_gan_tricks as kgt
     from keras_gan_tricks.cli.output import report
+    from keras_gan_tricks.cli.resume import resume_callbacks
     from keras_gan_tricks.demo import TrainingRecord
 
     recipe = choose_recipe(args)
@@ -36,7 +37,8 @@ def train(args):
         instance_noise=None if recipe else args.instance_noise or None,
         seed=args.seed,
     )
-    callbacks = [record := TrainingRecord()]
+    record = TrainingRecord()
+    callbacks = [*resume_callbacks(args, record), record]
     if recipe:
         apply_recipe(gan, recipe, args, data)
     else:

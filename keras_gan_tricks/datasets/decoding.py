@@ -154,8 +154,9 @@ def loader(shape, image_size, aspect, interpolation):
 
 
 def pipeline(paths, labels, load, batch_size, shuffle, seed, cache):
-    """The `tf.data` pipeline: paths (and labels) shuffled each epoch,
-    decoded in parallel (or once, then cached), batched, prefetched."""
+    """The `tf.data` pipeline: paths (and labels) in an order drawn anew for
+    each epoch, decoded in parallel (or once, then cached), batched,
+    prefetched. Returns it and its epoch counter (None unshuffled)."""
     import tensorflow as tf
 
     if labels is not None:
@@ -166,13 +167,40 @@ def pipeline(paths, labels, load, batch_size, shuffle, seed, cache):
         mapping = load
     if cache:
         data = data.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    epoch = None
     if shuffle:
-        data = data.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        data, epoch = _shuffled_by_epoch(data, len(paths), seed)
     if not cache:
         data = data.map(mapping, num_parallel_calls=tf.data.AUTOTUNE)
     if batch_size is not None:
         data = data.batch(batch_size)
-    return data.prefetch(tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE), epoch
+
+
+def _shuffled_by_epoch(data, n, seed):
+    """`data` in an order that is a function of (seed, epoch), the epoch a
+    variable that each pass advances and that `kgt.GAN.fit` sets at each
+    epoch's start: a fit resumed at epoch k draws the order the
+    uninterrupted fit drew for epoch k, in any process. (Paths are
+    reordered; cached images, which fit in memory, too.)"""
+    import tensorflow as tf
+
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+
+    def one_pass(_):
+        this = epoch.assign_add(1) - 1
+        key = tf.stack([tf.constant(seed, tf.int64), this])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=key)
+        reorder = lambda *whole: tuple(tf.gather(t, order) for t in whole)  # noqa: E731
+        return data.batch(n).map(reorder).unbatch()
+
+    passes = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    shuffled = passes.flat_map(one_pass)
+    if not isinstance(data.element_spec, tuple):
+        shuffled = shuffled.map(lambda x: x)  # one tensor, not a 1-tuple
+    return shuffled.apply(tf.data.experimental.assert_cardinality(n)), epoch
 
 
 def arrays(dataset, with_labels):

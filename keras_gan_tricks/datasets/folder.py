@@ -97,7 +97,10 @@ def image_folder(
             images.
         shuffle: bool. Shuffle the files, in a new order each epoch; False
             keeps the sorted order of their paths.
-        seed: int or None. Seeds the shuffle.
+        seed: int or None. Seeds the shuffle: epoch k's order is a function
+            of the seed and k, so a fit resumed at epoch k (by
+            `keras.callbacks.BackupAndRestore`) sees the batches the
+            uninterrupted fit saw.
         class_names: list of str or None. With `labels="inferred"`, the
             class subfolders in the order of their labels (default: sorted
             by name); it must name every class subfolder.
@@ -117,8 +120,10 @@ def image_folder(
     Returns:
         A `tf.data.Dataset` of float32 image batches `(batch, height, width,
         channels)` in [-1, 1], or of `(images, labels)` with int32 labels;
-        its `class_names` attribute lists the classes (None without labels)
-        and `file_paths` the files in sorted order. With `as_arrays=True`,
+        its `class_names` attribute lists the classes (None without labels),
+        `file_paths` the files in sorted order, and `epoch` (a `tf.Variable`,
+        None unshuffled) the epoch whose order the next pass draws: each
+        pass adds one, and `kgt.GAN.fit` sets it at each epoch's start. With `as_arrays=True`,
         arrays in the sorted order of the files.
 
     Example:
@@ -138,7 +143,7 @@ def image_folder(
     channels = _decide_channels(path, files, infos, channels)
     size = _check_sizes(path, files, infos, image_size)
     load = decoding.loader((*size, channels), image_size, aspect, interpolation)
-    dataset = decoding.pipeline(
+    dataset, epoch = decoding.pipeline(
         [os.path.join(path, name) for name, _ in files],
         None if labels is None else [label for _, label in files],
         load,
@@ -151,6 +156,7 @@ def image_folder(
         return decoding.arrays(dataset, labels is not None)
     dataset.class_names = classes
     dataset.file_paths = [os.path.join(path, name) for name, _ in files]
+    dataset.epoch = epoch
     return dataset
 
 
