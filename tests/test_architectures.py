@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import keras
@@ -481,3 +482,98 @@ def test_mlp_builders_equal_the_copies_they_replace(copy):
     assert (new.input_shape, new.output_shape) == (old.input_shape, old.output_shape)
     for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "shape,blocks,start",
+    [((32, 32, 3), 3, 4), ((64, 64, 1), 4, 4), ((28, 28, 1), 2, 7)],
+)
+def test_resnet_pair_fits_the_image_and_follows_the_tricks(shape, blocks, start):
+    g = kgt.architectures.resnet_generator(16, shape, base_filters=4)
+    d = kgt.architectures.resnet_discriminator(shape, base_filters=4)
+    assert g.output_shape == (None, *shape)
+    assert d.output_shape == (None, 1)
+    adds = [layer for layer in g.layers if isinstance(layer, keras.layers.Add)]
+    assert len(adds) == blocks
+    assert g.get_layer("block1_add").output.shape[1:3] == (2 * start, 2 * start)
+    assert len([la for la in d.layers if isinstance(la, keras.layers.Add)]) == blocks
+    wrapped = [
+        la for la in d.layers if isinstance(la, kgt.layers.SpectralNormalization)
+    ]
+    assert len(wrapped) == 3 * blocks + 1  # two convolutions, the shortcut, the logit
+    assert check_architecture(g, d, warn=False) == []
+    plain = kgt.architectures.resnet_discriminator(shape, spectral_norm=False)
+    assert not any(
+        isinstance(la, kgt.layers.SpectralNormalization) for la in plain.layers
+    )
+
+
+def test_resnet_shortcut_carries_the_input():
+    """Each block is a residual: zero its main path's last convolution and
+    the block's output is the shortcut alone."""
+    g = kgt.architectures.resnet_generator(8, (16, 16, 1), base_filters=4)
+    block = keras.Model(g.input, g.get_layer("block1_add").output)
+    skip = keras.Model(g.input, g.get_layer("block1_skip").output)
+    z = np.random.default_rng(0).standard_normal((2, 8)).astype("float32")
+    conv = g.get_layer("block1_conv2")
+    conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(block(z)),
+        keras.ops.convert_to_numpy(skip(z)),
+        rtol=1e-6,
+    )
+
+
+def test_resnet_pair_trains_and_reloads(tmp_path):
+    shape = (16, 16, 3)
+    gan = kgt.GAN(
+        kgt.architectures.resnet_generator(8, shape, base_filters=4),
+        kgt.architectures.resnet_discriminator(
+            shape, base_filters=4, minibatch_stddev=True
+        ),
+        seed=0,
+    )
+    gan.compile()
+    data = np.tanh(np.random.default_rng(0).standard_normal((32, *shape)))
+    history = gan.fit(data.astype("float32"), batch_size=16, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["d_loss"]))
+    gan.save(tmp_path / "resnet.keras")
+    again = keras.saving.load_model(tmp_path / "resnet.keras")
+    z = gan.sample_latent(4, seed=1)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(again.generator(z, training=False)),
+        keras.ops.convert_to_numpy(gan.generator(z, training=False)),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "make,error,text",
+    [
+        (
+            lambda: kgt.architectures.resnet_generator(8, (32, 32)),
+            ValueError,
+            "image_shape=(32, 32)",
+        ),
+        (
+            lambda: kgt.architectures.resnet_generator(8, (32, 32, 1), base_filters=0),
+            ValueError,
+            "base_filters=0",
+        ),
+        (
+            lambda: kgt.architectures.resnet_discriminator((32, 32, 1), stages=0),
+            ValueError,
+            "stages=0",
+        ),
+        (
+            lambda: kgt.architectures.resnet_discriminator(
+                (32, 32, 1), spectral_norm="yes"
+            ),
+            TypeError,
+            "spectral_norm='yes'",
+        ),
+    ],
+)
+def test_resnet_bad_arguments(make, error, text):
+    with pytest.raises(error, match=re.escape(text)):
+        make()

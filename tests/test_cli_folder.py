@@ -4,6 +4,7 @@ the GAN, the generator alone, pictures, a training plot and figures out;
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -61,14 +62,20 @@ def test_generate_samples_the_saved_generator_as_the_gan(run, tmp_path, capsys):
     assert np.abs(pictures[0] - pictures[1]).max() <= 1
 
 
-def test_a_folder_without_classes_says_why_there_are_no_figures(tmp_path):
+def test_a_folder_without_classes_says_why_there_are_no_figures(tmp_path, capsys):
     folder, out = tmp_path / "flat", tmp_path / "out"
     digits_folder(str(folder), n=40, size=8, classes=False)
-    argv = ["train", "--data", str(folder), "--epochs", "1", "--recipe", "none"]
-    assert cli.main([*argv, "--out", str(out)]) == 0
+    argv = ["train", "--data", str(folder), "--epochs", "2", "--recipe", "none"]
+    assert cli.main([*argv, "--arch", "resnet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["figures"] is None
     assert "no class subfolders" in metrics["reason"]
+    generator = keras.saving.load_model(out / "generator.keras")
+    assert generator.name == "resnet_generator"
+    # Not a terminal: one line per epoch, with the losses and the time left.
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch " in line]
+    assert [line.split(" · ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "d_loss" in lines[0] and "left" in lines[0] and lines[1].endswith("done")
 
 
 def test_version_and_a_bare_command(capsys):
@@ -81,6 +88,9 @@ def test_version_and_a_bare_command(capsys):
 
 
 def test_folder_flags_that_do_not_apply(tmp_path, capsys):
+    argv = ["train", "--data", "ring", "--arch", "resnet", "--limit", "64"]
+    assert cli.main([*argv, "--out", str(tmp_path / "ring")]) == 2
+    assert "--arch resnet is for images; --data ring" in capsys.readouterr().err
     digits_folder(str(tmp_path), n=20, size=8, classes=False)
     assert cli.main(["train", "--data", str(tmp_path), "--limit", "5"]) == 2
     assert "--limit applies to the built-in data sets" in capsys.readouterr().err

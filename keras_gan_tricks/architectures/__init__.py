@@ -6,7 +6,9 @@ by the stride (else checkerboard artifacts), LeakyReLU rather than ReLU in
 the discriminator (sparse gradients hinder GAN training), batch
 normalization in the generator, dropout in the discriminator, and `tanh` at
 the generator's output for data scaled to [-1, 1]. For low-dimensional
-data (the 2D Gaussian mixtures), the MLPs of PacGAN (Lin et al. 2018).
+data (the 2D Gaussian mixtures), the MLPs of PacGAN (Lin et al. 2018). For
+larger images (32 to 128 pixels), a residual pair in the style of SNGAN and
+BigGAN, with spectral normalization in the discriminator.
 """
 
 from keras_gan_tricks.architectures.builders import (
@@ -24,6 +26,10 @@ from keras_gan_tricks.architectures.checks import (
     joint_batch,
     shape_mismatch,
 )
+from keras_gan_tricks.architectures.residual import (
+    resnet_discriminator,
+    resnet_generator,
+)
 
 __all__ = [
     "ArchitectureWarning",
@@ -36,5 +42,7 @@ __all__ = [
     "joint_batch",
     "mlp_discriminator",
     "mlp_generator",
+    "resnet_discriminator",
+    "resnet_generator",
     "shape_mismatch",
 ]

@@ -1,87 +1,26 @@
 """The builders: DCGAN networks for images and PacGAN's MLPs for points,
 following the tricks (see `kgt.architectures`)."""
 
-import random
-
 import keras
 
 from keras_gan_tricks._utils import (
     check_int,
     check_number,
 )
+from keras_gan_tricks.architectures._parts import (
+    activation_layer,
+    check_flag,
+    check_image_shape,
+    check_kernel,
+    draw_seed,
+    halvings,
+    maybe_spectral_norm,
+    positive_ints,
+)
 from keras_gan_tricks.layers import (
     InstanceNoise,
     MinibatchStdDev,
-    SpectralNormalization,
 )
-
-
-def _check_image_shape(image_shape):
-    if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
-        or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 1
-            for d in image_shape
-        )
-    ):
-        raise ValueError(
-            "`image_shape` must be (height, width, channels) of positive ints. "
-            f"Received: image_shape={image_shape!r}"
-        )
-    return tuple(image_shape)
-
-
-def _halvings(height, width):
-    """Stride-2 stages between a 4x4-or-larger odd/base grid and the image."""
-    stages = 0
-    while height % 2 == 0 and width % 2 == 0 and height // 2 >= 4 and width // 2 >= 4:
-        height, width, stages = height // 2, width // 2, stages + 1
-    return stages, height, width
-
-
-def _check_kernel(kernel_size):
-    kernel_size = check_int("kernel_size", kernel_size, low=2)
-    if kernel_size % 2:
-        raise ValueError(
-            "`kernel_size` must be divisible by the stride, 2, or strided "
-            "convolutions leave checkerboard artifacts. "
-            f"Received: kernel_size={kernel_size}"
-        )
-    return kernel_size
-
-
-def _activation(name):
-    if name == "leaky_relu":
-        return keras.layers.LeakyReLU(0.2)
-    if name == "relu":
-        return keras.layers.ReLU()
-    raise ValueError(
-        f"`activation` must be 'leaky_relu' or 'relu'. Received: activation={name!r}"
-    )
-
-
-def _positive_ints(**values):
-    """The values, each checked to be an int >= 1 (the error names it)."""
-    return [check_int(name, value, low=1) for name, value in values.items()]
-
-
-def _seed(seed):
-    """`seed` checked, or one drawn from Python's `random` as Keras draws a
-    `SeedGenerator`'s."""
-    if seed is None:
-        return random.randint(1, 10**9)
-    return check_int("seed", seed, low=0)
-
-
-def _maybe_spectral_norm(layer, spectral_norm):
-    return SpectralNormalization(layer) if spectral_norm else layer
-
-
-def _check_flag(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r}")
-    return value
 
 
 def dcgan_generator(
@@ -120,19 +59,19 @@ def dcgan_generator(
         [-1, 1].
     """
     latent_dim = check_int("latent_dim", latent_dim, low=1)
-    height, width, channels = _check_image_shape(image_shape)
+    height, width, channels = check_image_shape(image_shape)
     base_filters = check_int("base_filters", base_filters, low=1)
-    kernel_size = _check_kernel(kernel_size)
+    kernel_size = check_kernel(kernel_size)
     output_kernel_size = check_int("output_kernel_size", output_kernel_size, low=1)
-    _activation(activation)
-    stages, h, w = _halvings(height, width)
+    activation_layer(activation)
+    stages, h, w = halvings(height, width)
 
     z = keras.Input((latent_dim,), name="latent")
     filters = base_filters * 2 ** max(stages - 1, 0)
     x = keras.layers.Dense(h * w * filters, use_bias=not batch_norm)(z)
     if batch_norm:
         x = keras.layers.BatchNormalization()(x)
-    x = _activation(activation)(x)
+    x = activation_layer(activation)(x)
     x = keras.layers.Reshape((h, w, filters))(x)
     for stage in range(stages):
         x = keras.layers.Conv2DTranspose(
@@ -144,7 +83,7 @@ def dcgan_generator(
         )(x)
         if batch_norm:
             x = keras.layers.BatchNormalization()(x)
-        x = _activation(activation)(x)
+        x = activation_layer(activation)(x)
     image = keras.layers.Conv2D(
         channels, output_kernel_size, padding="same", activation="tanh", name="image"
     )(x)
@@ -198,21 +137,21 @@ def dcgan_discriminator(
     Returns:
         A functional `keras.Model` from images to logits `(batch, 1)`.
     """
-    height, width, _ = image_shape = _check_image_shape(image_shape)
+    height, width, _ = image_shape = check_image_shape(image_shape)
     base_filters = check_int("base_filters", base_filters, low=1)
-    kernel_size = _check_kernel(kernel_size)
+    kernel_size = check_kernel(kernel_size)
     if stages is None:
-        stages = max(_halvings(height, width)[0], 1)
+        stages = max(halvings(height, width)[0], 1)
     stages = check_int("stages", stages, low=1)
     dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
-    seed = _seed(seed)
+    seed = draw_seed(seed)
 
     image = keras.Input(image_shape, name="image")
     x = image
     if instance_noise is not None:
         x = InstanceNoise(instance_noise, name="instance_noise")(x)
     for stage in range(stages):
-        x = _maybe_spectral_norm(
+        x = maybe_spectral_norm(
             keras.layers.Conv2D(
                 base_filters * 2**stage, kernel_size, strides=2, padding="same"
             ),
@@ -226,7 +165,7 @@ def dcgan_discriminator(
     x = keras.layers.Flatten()(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed)(x)
-    logit = _maybe_spectral_norm(keras.layers.Dense(1, name="logit"), spectral_norm)(x)
+    logit = maybe_spectral_norm(keras.layers.Dense(1, name="logit"), spectral_norm)(x)
     return keras.Model(image, logit, name=name)
 
 
@@ -264,17 +203,17 @@ def mlp_generator(
     >>> generator.output_shape
     (None, 2)
     """
-    latent_dim, output_dim, width, depth = _positive_ints(
+    latent_dim, output_dim, width, depth = positive_ints(
         latent_dim=latent_dim, output_dim=output_dim, width=width, depth=depth
     )
-    batch_norm = _check_flag("batch_norm", batch_norm)
-    _activation(activation)
+    batch_norm = check_flag("batch_norm", batch_norm)
+    activation_layer(activation)
     layers = [keras.Input((latent_dim,))]
     for _ in range(depth):
         layers.append(keras.layers.Dense(width))
         if batch_norm:
             layers.append(keras.layers.BatchNormalization())
-        layers.append(_activation(activation))
+        layers.append(activation_layer(activation))
     return keras.Sequential([*layers, keras.layers.Dense(output_dim)], name=name)
 
 
@@ -320,19 +259,19 @@ def mlp_discriminator(
     >>> discriminator.input_shape
     (None, 8)
     """
-    input_dim, width, depth, pack = _positive_ints(
+    input_dim, width, depth, pack = positive_ints(
         input_dim=input_dim, width=width, depth=depth, pack=pack
     )
-    spectral_norm = _check_flag("spectral_norm", spectral_norm)
-    minibatch_stddev = _check_flag("minibatch_stddev", minibatch_stddev)
+    spectral_norm = check_flag("spectral_norm", spectral_norm)
+    minibatch_stddev = check_flag("minibatch_stddev", minibatch_stddev)
     layers = [keras.Input((input_dim * pack,))]
     if instance_noise is not None:
         instance_noise = check_number("instance_noise", instance_noise, low=0.0)
         layers.append(InstanceNoise(instance_noise, name="instance_noise"))
     for _ in range(depth):
-        dense = _maybe_spectral_norm(keras.layers.Dense(width), spectral_norm)
+        dense = maybe_spectral_norm(keras.layers.Dense(width), spectral_norm)
         layers += [dense, keras.layers.LeakyReLU(0.2)]
     if minibatch_stddev:
         layers.append(MinibatchStdDev())
-    logit = _maybe_spectral_norm(keras.layers.Dense(1), spectral_norm)
+    logit = maybe_spectral_norm(keras.layers.Dense(1), spectral_norm)
     return keras.Sequential([*layers, logit], name=name)

@@ -126,6 +126,13 @@ def add_train(sub):
         "for ring/grid, small_images for images) unless a trick flag is given; "
         "none = only the trick flags",
     )
+    train.add_argument(
+        "--arch",
+        choices=("dcgan", "resnet"),
+        default="dcgan",
+        help="images' networks: kgt.architectures.dcgan_* (default) or "
+        "resnet_* (residual, SNGAN/BigGAN style, spectral norm in D)",
+    )
     train.add_argument("--minibatch-stddev", action="store_true")
     train.add_argument("--spectral-norm", action="store_true")
     train.add_argument(

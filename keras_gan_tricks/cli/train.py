@@ -26,6 +26,7 @@ def train(args):
 
     import keras_gan_tricks as kgt
     from keras_gan_tricks.cli.output import report
+    from keras_gan_tricks.cli.progress import RunClock, fit_verbosity
     from keras_gan_tricks.cli.resume import resume_callbacks
     from keras_gan_tricks.demo import TrainingRecord
 
@@ -38,7 +39,7 @@ def train(args):
         seed=args.seed,
     )
     record = TrainingRecord()
-    callbacks = [*resume_callbacks(args, record), record]
+    callbacks = [*resume_callbacks(args, record), record, RunClock(args.epochs)]
     if recipe:
         apply_recipe(gan, recipe, args, data)
     else:
@@ -51,7 +52,7 @@ def train(args):
         data.train,
         batch_size=None if data.streamed else args.batch_size,
         epochs=args.epochs,
-        verbose=2,
+        verbose=fit_verbosity(),
         callbacks=callbacks,
     )
     return report(gan, args, data, record)
@@ -136,14 +137,25 @@ def _folder(args):
 
 
 def networks(args, data):
-    """The DCGAN pair for images; PacGAN's MLPs for points (G 4x400 ReLU
-    with batch norm, D 3x200 LeakyReLU)."""
+    """For images, the DCGAN pair or the residual pair (`--arch`); for
+    points, PacGAN's MLPs (G 4x400 ReLU with batch norm, D 3x200
+    LeakyReLU)."""
     import keras_gan_tricks as kgt
 
     options = {
         "spectral_norm": args.spectral_norm,
         "minibatch_stddev": args.minibatch_stddev,
     }
+    if args.arch != "dcgan" and not data.images:
+        raise UsageError(
+            f"--arch {args.arch} is for images; --data {args.data} is 2D points"
+        )
+    if args.arch == "resnet":
+        options["spectral_norm"] = True  # SNGAN's discriminator
+        return (
+            kgt.architectures.resnet_generator(args.latent_dim, data.shape),
+            kgt.architectures.resnet_discriminator(data.shape, **options),
+        )
     if data.images:
         return (
             kgt.architectures.dcgan_generator(args.latent_dim, data.shape),
