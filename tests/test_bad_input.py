@@ -826,6 +826,20 @@ ROWS = [
         ValueError,
         r"counts per class \[9, 3\]",
     ),
+    (
+        "evaluation-inception-weights",
+        "`inception_v3(weights=PATH)` with no file at `PATH`",
+        lambda: kgt.evaluation.inception_v3(weights="nowhere.h5"),
+        ValueError,
+        r"weights='nowhere.h5'",
+    ),
+    (
+        "evaluation-inception-images",
+        "images of 2 channels given to `inception_v3()`'s extractor",
+        lambda: kgt.evaluation.InceptionFeatures.prepare(np.zeros((2, 8, 8, 2))),
+        ValueError,
+        r"images of shape \(2, 8, 8, 2\)",
+    ),
 ]
 
 # CLI rows: (id, what, argv, message); each exits with status 2 and one line.

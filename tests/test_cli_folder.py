@@ -62,7 +62,17 @@ def test_generate_samples_the_saved_generator_as_the_gan(run, tmp_path, capsys):
     assert np.abs(pictures[0] - pictures[1]).max() <= 1
 
 
-def test_a_folder_without_classes_says_why_there_are_no_figures(tmp_path, capsys):
+def test_a_folder_without_classes_says_why_there_are_no_figures(
+    tmp_path, capsys, monkeypatch
+):
+    """No class subfolders and no InceptionV3 weights (offline, nothing in
+    Keras's cache): no figures, and both reasons."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
     folder, out = tmp_path / "flat", tmp_path / "out"
     digits_folder(str(folder), n=40, size=8, classes=False)
     argv = ["train", "--data", str(folder), "--epochs", "2", "--recipe", "none"]
@@ -70,6 +80,9 @@ def test_a_folder_without_classes_says_why_there_are_no_figures(tmp_path, capsys
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["figures"] is None
     assert "no class subfolders" in metrics["reason"]
+    assert (
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in metrics["reason"]
+    )
     generator = keras.saving.load_model(out / "generator.keras")
     assert generator.name == "resnet_generator"
     # Not a terminal: one line per epoch, with the losses and the time left.

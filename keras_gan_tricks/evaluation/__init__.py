@@ -14,6 +14,9 @@
 - `image_classifier`: a classifier trained on your own labelled images
   (cached by the data's hash, refused when its held-out accuracy is too
   low), whose features and predictions give every figure above on them.
+- `inception_v3`: Keras's InceptionV3 (ImageNet weights, cached by Keras)
+  as an extractor for any images: FID's network and protocol (299x299,
+  2048 pool features), as Keras ships it.
 
 On features of any extractor (arrays `(n, d)`; `features(images,
 extractor)` takes them from a Keras model, a callable or the digits
@@ -45,6 +48,11 @@ from keras_gan_tricks.evaluation.figures import (
     mode_coverage,
     precision_recall,
 )
+from keras_gan_tricks.evaluation.inception import (
+    InceptionFeatures,
+    WeightsUnavailableError,
+    inception_v3,
+)
 from keras_gan_tricks.evaluation.labelled import (
     IMAGE_CLASSIFIER_VERSION,
     UntrustedClassifierError,
@@ -56,7 +64,9 @@ __all__ = [
     "DigitsClassifier",
     "IMAGE_CLASSIFIER_VERSION",
     "ImageClassifier",
+    "InceptionFeatures",
     "UntrustedClassifierError",
+    "WeightsUnavailableError",
     "class_coverage",
     "classifier_two_sample_test",
     "density_coverage",
@@ -65,6 +75,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_features",
     "image_classifier",
+    "inception_v3",
     "kernel_distance",
     "kl_to_uniform",
     "mode_coverage",
