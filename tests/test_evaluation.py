@@ -99,3 +99,19 @@ def test_kl_to_uniform_matches_scipy_and_refuses_bad_counts():
     for bad in ([[1, 2]], [], [1, -1], [1, np.nan]):
         with pytest.raises(ValueError, match="counts"):
             evaluation.kl_to_uniform(bad)
+
+
+@pytest.mark.slow
+def test_the_summarys_real_floor_holds_for_real_images_in_class_order():
+    """A folder of class subfolders is read class by class: the floor's two
+    halves must still hold every class, not digits 0-4 against 5-9."""
+    images, labels = datasets.digits()
+    by_class = images[np.argsort(labels, kind="stable")]
+    shuffled = images[np.random.default_rng(3).permutation(len(images))]
+    fake = shuffled[:400]
+    floor = evaluation.summary(fake, by_class)["frechet_distance_real_vs_real"]
+    split_by_class = evaluation.frechet_distance(by_class[:898], by_class[898:])
+    assert floor < 0.1 * split_by_class
+    assert floor == pytest.approx(
+        evaluation.summary(fake, shuffled)["frechet_distance_real_vs_real"], rel=0.5
+    )

@@ -332,10 +332,16 @@ def summary(images, real_images, classifier=None):
     `frechet_distance` compares all generated with all real images;
     `frechet_distance_matched` compares as many generated images as half the
     real ones with the second half, which is what `..._real_vs_real` (first
-    half against second half) is the floor for.
+    half against second half) is the floor for; the halves are drawn in a
+    fixed random order (seed 0), so real images sorted by class still give
+    an honest floor.
     """
     classifier = classifier or digits_classifier()
     half = len(real_images) // 2
+    # Halves of a fixed random order: real images in class order (as a
+    # folder of class subfolders is read) would otherwise split by class.
+    order = np.random.default_rng(0).permutation(len(real_images))
+    real_images = np.asarray(real_images)[order]
     real_a, real_b = real_images[:half], real_images[half:]
     coverage = class_coverage(images, classifier)
     # The Frechet distance is biased upwards at small sample sizes, so the
