@@ -15,7 +15,7 @@ import numpy as np
 import keras_gan_tricks as kgt
 
 
-def parse_args(argv, doc, epochs, out, backend=None):
+def parse_args(argv, doc, epochs, out, backend=None, extra=None):
     """The example's arguments, with its output folder made.
 
     Args:
@@ -26,9 +26,12 @@ def parse_args(argv, doc, epochs, out, backend=None):
         backend: None, or `(name, api)`: the Keras backend the example's own
             `train_step` is written for and the API it calls there; on
             another backend the example exits, saying so.
+        extra: None, or a function that adds the example's own arguments
+            to the `argparse.ArgumentParser`.
 
     Returns:
-        An `argparse.Namespace` with `epochs`, `out` and `smoke`.
+        An `argparse.Namespace` with `epochs`, `out`, `smoke` and the
+        example's own arguments.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=epochs)
@@ -36,6 +39,8 @@ def parse_args(argv, doc, epochs, out, backend=None):
     parser.add_argument(
         "--smoke", action="store_true", help="one epoch on tiny data, for tests"
     )
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args(argv)
     if backend is not None and keras.backend.backend() != backend[0]:
         raise SystemExit(

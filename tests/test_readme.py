@@ -2,10 +2,13 @@
 backend of the session (CI runs this file on TensorFlow, JAX and PyTorch),
 and its links into the repository resolve."""
 
+import os
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.folders import digits_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -47,4 +50,9 @@ def test_the_readme_links_resolve():
 @pytest.mark.parametrize("title,code", _blocks(), ids=lambda v: str(v)[:20])
 def test_readme_example_runs(title, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write files
+    # The user's folder: 200 digits as 32-px colour PNGs in class subfolders.
+    digits_folder("photos", n=200, size=32, colour=True)
     exec(compile(code, f"README.md ({title})", "exec"), {"__name__": "__main__"})
+    assert os.path.isfile("run/generator.keras")
+    assert sorted(os.listdir("run/grids")) == ["epoch_0001.png", "epoch_0002.png"]
+    assert not os.path.exists("run/backup")  # a finished run removes its backup
