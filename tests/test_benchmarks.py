@@ -325,7 +325,42 @@ def test_digits_quick(tmp_path):
     assert png.stat().st_size > 5_000
 
 
-@pytest.mark.parametrize("name", ["modes", "failures", "digits", "dispatch", "speed"])
+@pytest.mark.slow
+def test_folders_quick(tmp_path):
+    """Both folders written (100 digits each), both settings trained a few
+    steps, measured by a classifier of the folder's labels, and reported."""
+    out, page, png = tmp_path / "f.json", tmp_path / "f.md", tmp_path / "f.png"
+    _run(
+        "folders.py",
+        *("--quick", "--images", "100", "--steps", "2", "--keep", str(tmp_path)),
+        *("--json", str(out), "--markdown", str(page), "--plot", str(png)),
+    )
+    report = json.loads(out.read_text())
+    assert report["folders"]["32-rgb"]["image_shape"] == [32, 32, 3]
+    assert report["folders"]["64-grey"]["image_shape"] == [64, 64, 1]
+    assert len(list((tmp_path / "64-grey").glob("*/*.png"))) == 100
+    for result in report["folders"].values():
+        for setting in ("vanilla", "small_images"):
+            run = result["settings"][setting]["runs"][0]
+            assert run["steps"] == 2 and run["frechet_distance"] > 0
+            assert 0 <= run["classes_covered"] <= 10
+        ratio = result["small_images_over_vanilla_fd"]
+        fds = [
+            result["settings"][s]["frechet_distance"][0]
+            for s in ("small_images", "vanilla")
+        ]
+        assert ratio == pytest.approx(fds[0] / fds[1])
+    text = page.read_text()
+    assert text.startswith("# Image folders") and "| 64-grey | 64 x 64 x 1 |" in text
+    # 2 folders x 2 settings x 16 samples, 64 px each: 4 rows of 16.
+    from PIL import Image
+
+    assert Image.open(png).size == (16 * 64 + 17, 4 * 64 + 5)
+
+
+@pytest.mark.parametrize(
+    "name", ["modes", "failures", "digits", "dispatch", "speed", "folders"]
+)
 def test_benchmarks_parse_their_arguments_in_main(name, monkeypatch, capsys):
     # Importing one reads no command line (the test runner's is not its
     # own); its `main` parses the arguments it is given.
