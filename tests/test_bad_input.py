@@ -981,8 +981,8 @@ WARN_ROWS = [
     (
         "warn-folder-other-files",
         "`image_folder` of a folder holding other image formats",
-        lambda: image_folder({"a.png": GREY, "b.webp": b"", "c/d.tif": b""}),
-        r"2 other image file\(s\) .* are not read \(\.tif, \.webp",
+        lambda: image_folder({"a.png": GREY, "b.heic": b"", "c/d.tif": b""}),
+        r"2 other image file\(s\) .* are not read \(\.heic, \.tif",
     ),
 ]
 

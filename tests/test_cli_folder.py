@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from keras_gan_tricks import __version__, cli
-from tests.folders import digits_folder
+from keras_gan_tricks.cli import output, train
+from tests.folders import digits_folder, write_folder
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,7 @@ def test_a_folder_without_classes_says_why_there_are_no_figures(
         raise Exception("URL fetch failure")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(train, "CACHE_BYTES", 0)  # read from disk every epoch
     folder, out = tmp_path / "flat", tmp_path / "out"
     digits_folder(str(folder), n=40, size=8, classes=False)
     argv = ["train", "--data", str(folder), "--epochs", "2", "--recipe", "none"]
@@ -107,3 +109,52 @@ def test_folder_flags_that_do_not_apply(tmp_path, capsys):
     digits_folder(str(tmp_path), n=20, size=8, classes=False)
     assert cli.main(["train", "--data", str(tmp_path), "--limit", "5"]) == 2
     assert "--limit applies to the built-in data sets" in capsys.readouterr().err
+    assert cli.main(["train", "--data", "digits", "--channels", "1"]) == 2
+    assert "--channels applies to a folder" in capsys.readouterr().err
+
+
+def test_a_folder_mixing_grey_and_colour_photos_takes_channels(tmp_path, capsys):
+    """Photos as a phone leaves them: JPEGs of two sizes, some grey, one on
+    its side with an EXIF orientation. Without --channels the command says
+    which flag to pass; with it, it trains."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for i in range(24):
+        shape = (20, 14, 3) if i % 2 else (14, 20, 3)
+        pixels = rng.integers(0, 255, shape, "uint8")
+        files[f"{i:02d}.jpg"] = pixels[..., 0] if i % 3 == 0 else pixels
+    write_folder(str(tmp_path / "photos"), files)
+    sideways = Image.open(tmp_path / "photos" / "01.jpg")
+    exif = sideways.getexif()
+    exif[0x0112] = 6
+    sideways.save(tmp_path / "photos" / "01.jpg", exif=exif)
+    argv = ["train", "--data", str(tmp_path / "photos"), "--image-size", "8"]
+    argv += ["--epochs", "1", "--recipe", "none", "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "mixes grey and colour images (8 grey" in error
+    assert "keras-gan-tricks train: --channels 1 or 3" in error
+    assert cli.main([*argv, "--channels", "3"]) == 0
+    generator = keras.saving.load_model(tmp_path / "out" / "generator.keras")
+    assert generator.output.shape[1:] == (8, 8, 3)
+
+
+def test_figures_read_a_random_part_of_a_large_folder(tmp_path, monkeypatch):
+    """The figures' images are streamed and capped (a folder larger than
+    memory is never read whole), drawn across the classes."""
+    pixels, labels = digits_folder(str(tmp_path / "digits"), n=90, size=8)
+    monkeypatch.setattr(output, "FIGURE_IMAGES", 40)
+    options = {"image_size": None, "channels": None}
+    images, got, reason = train._figure_images(str(tmp_path / "digits"), options)
+    assert images.shape == (40, 8, 8, 1) and got.shape == (40,) and reason is None
+    assert len(set(got.tolist())) >= 8  # not the first 40 files (classes 0-4)
+    # Each image comes with its own label: find it among the folder's.
+    scaled = pixels.astype("float32") / 127.5 - 1.0
+    for image, label in zip(images[:10], got[:10], strict=True):
+        distance = np.abs(scaled - image).reshape(len(scaled), -1).max(axis=1)
+        index = np.flatnonzero(distance < 1e-6)
+        assert len(index) >= 1 and label in labels[index]
+    digits_folder(str(tmp_path / "flat"), n=30, size=8, classes=False)
+    images, got, reason = train._figure_images(str(tmp_path / "flat"), options)
+    assert images.shape == (30, 8, 8, 1) and got is None
+    assert "no class subfolders" in reason

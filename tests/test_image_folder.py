@@ -261,3 +261,75 @@ def test_fit_checks_a_datasets_first_batch(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         gan.fit(data.map(lambda x: x / 127.5 - 1), epochs=1, verbose=0)
+
+
+def _photo_with_orientation(path, pixels, orientation):
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation  # EXIF Orientation, as a phone writes it
+    image.save(path, quality=100, subsampling=0, exif=exif)
+
+
+def test_photos_are_turned_as_their_exif_orientation_says(tmp_path):
+    from PIL import Image, ImageOps
+
+    # Lopsided: a bright block in one corner, a ramp across, so that each of
+    # the eight orientations gives a different picture.
+    pixels = np.zeros((12, 20, 3), "uint8")
+    pixels[..., 0] = np.linspace(0, 250, 20, dtype="uint8")[None, :]
+    pixels[:4, :6, 1] = 255
+    for orientation in range(1, 9):
+        os.makedirs(tmp_path / str(orientation))
+        photo = tmp_path / str(orientation) / "photo.jpg"
+        _photo_with_orientation(photo, pixels, orientation)
+    images = [read(tmp_path / str(o))[0] for o in range(1, 9)]  # own sizes
+    for orientation, image in zip(range(1, 9), images, strict=True):
+        with Image.open(tmp_path / str(orientation) / "photo.jpg") as stored:
+            shown = np.asarray(ImageOps.exif_transpose(stored))
+        # The picture a viewer (Pillow's exif_transpose) shows: a quarter
+        # turn for 5-8 (20x12), the stored way up for 1-4 (12x20).
+        assert (
+            image.shape[:2]
+            == shown.shape[:2]
+            == ((20, 12) if orientation > 4 else (12, 20))
+        )
+        # JPEG decoders differ by a few levels; a wrong turn or mirror by far more.
+        assert np.abs(image - scaled(shown)).max() < 0.1, orientation
+    # The eight are different pictures (the test would see a skipped turn).
+    flat = {tuple(np.round(i, 1).ravel()) for i in images if i.shape == images[0].shape}
+    assert len(flat) == 4
+    # Sizes are checked as shown: a folder of both ways up needs image_size.
+    with pytest.raises(ValueError, match="2 different sizes"):
+        read(tmp_path)
+    square = read(tmp_path, image_size=12)  # centre crops of what is shown
+    np.testing.assert_allclose(square[0], images[0][:, 4:16], atol=1e-5)
+    np.testing.assert_allclose(square[5], images[5][4:16], atol=1e-5)
+
+
+def test_webp_is_read(tmp_path):
+    from PIL import Image
+
+    colour = np.zeros((6, 6, 3), "uint8")
+    colour[:3, ..., 2] = 240
+    Image.fromarray(colour).save(tmp_path / "a.webp", lossless=True)
+    np.testing.assert_allclose(read(tmp_path)[0], scaled(colour), atol=1e-6)
+
+
+def test_a_folder_is_decoded_again_only_when_its_files_change(tmp_path, monkeypatch):
+    from keras_gan_tricks.datasets import decoding
+
+    grey = np.arange(64, dtype="uint8").reshape(8, 8)
+    write_folder(str(tmp_path), {"a.png": grey, "b.png": grey})
+    decoded = []
+    scan = decoding._scan
+    monkeypatch.setattr(decoding, "_scan", lambda *a: decoded.append(1) or scan(*a))
+    first = read(tmp_path)
+    read(tmp_path, labels=None, channels=3)
+    assert len(decoded) == 1  # the same files: the first scan's findings
+    write_folder(str(tmp_path), {"b.png": np.zeros((9, 8), "uint8")})  # rewritten
+    with pytest.raises(ValueError, match="2 different sizes"):
+        read(tmp_path)
+    assert len(decoded) == 2
+    np.testing.assert_array_equal(first[1], scaled(grey)[..., None])

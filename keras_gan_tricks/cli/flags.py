@@ -164,6 +164,14 @@ def add_data_flags(train):
         help="a folder's images resized to N x N (default: their own size)",
     )
     train.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="a folder's images as grey (1) or colour (3); default: as they "
+        "are, which a folder mixing grey and colour must choose",
+    )
+    train.add_argument(
         "--cifar-class", default=None, help="cifar10 only: keep one class, e.g. frog"
     )
     train.add_argument(

@@ -1,6 +1,7 @@
 """`keras-gan-tricks train`: the data (a folder of images or a built-in
 set), the networks for it, the recipe or the trick flags, and the run."""
 
+import math
 import os
 import types
 import warnings
@@ -14,6 +15,9 @@ from keras_gan_tricks.cli.flags import (
     train_defaults,
 )
 
+# A folder's decoded images are kept in memory after the first epoch when
+# they take at most this (float32): later epochs read and decode no file.
+CACHE_BYTES = 1 << 30
 _NO_LABELS = (
     "no figures: they are measured with a classifier trained on the images' "
     "labels, and the folder has no class subfolders (put each class's images "
@@ -64,6 +68,8 @@ def load_data(args):
     builtin = args.data in DATA
     if args.image_size is not None and builtin:
         raise UsageError("--image-size applies to a folder given to --data")
+    if args.channels is not None and builtin:
+        raise UsageError("--channels applies to a folder given to --data")
     if args.cifar_class is not None and args.data != "cifar10":
         raise UsageError("--cifar-class applies to --data cifar10 only")
     if builtin:
@@ -107,33 +113,65 @@ def _builtin(args):
 
 
 def _folder(args):
-    """A folder: trained on as it streams from disk; read once more as
-    arrays (with the class subfolders' labels, if any) for the figures."""
+    """A folder: trained on as it streams from disk, its decoded images kept
+    in memory after the first epoch when they take at most `CACHE_BYTES`;
+    a random `FIGURE_IMAGES` of them read as arrays (with the class
+    subfolders' labels, if any) for the figures."""
     from keras_gan_tricks import datasets
 
+    options = {"image_size": args.image_size, "channels": args.channels}
     stream = datasets.image_folder(
-        args.data, args.image_size, batch_size=args.batch_size, seed=args.seed
+        args.data, batch_size=args.batch_size, seed=args.seed, **options
     )
+    count, shape = len(stream.file_paths), tuple(stream.element_spec.shape[1:])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # each was said once, above
-        try:
-            real, labels = datasets.image_folder(
-                args.data, args.image_size, labels="inferred", as_arrays=True
+        if count * math.prod(shape) * 4 <= CACHE_BYTES:
+            stream = datasets.image_folder(
+                args.data,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                cache=True,
+                **options,
             )
-            reason = None
-        except ValueError:  # no class subfolders
-            real = datasets.image_folder(args.data, args.image_size, as_arrays=True)
-            labels, reason = None, _NO_LABELS
+        real, labels, reason = _figure_images(args.data, options)
     return types.SimpleNamespace(
         train=stream,
         real=real,
         labels=labels,
         reason=reason,
-        size=len(stream.file_paths),
-        shape=real.shape[1:],
+        size=count,
+        shape=shape,
         images=True,
         streamed=True,
     )
+
+
+def _figure_images(path, options):
+    """`(images, labels, reason)`: up to `FIGURE_IMAGES` of the folder's
+    images in a fixed random order, streamed (a folder larger than memory
+    is never read whole), with their class subfolders' labels, or None and
+    the reason there are none."""
+    import numpy as np
+
+    from keras_gan_tricks import datasets
+    from keras_gan_tricks.cli.output import FIGURE_IMAGES
+
+    batch = 250
+    try:
+        read = datasets.image_folder(
+            path, labels="inferred", batch_size=batch, seed=0, **options
+        )
+        reason = None
+    except ValueError:  # no class subfolders
+        read = datasets.image_folder(path, batch_size=batch, seed=0, **options)
+        reason = _NO_LABELS
+    batches = list(read.take(-(-FIGURE_IMAGES // batch)).as_numpy_iterator())
+    if reason is not None:
+        return np.concatenate(batches)[:FIGURE_IMAGES], None, reason
+    images = np.concatenate([images for images, _ in batches])[:FIGURE_IMAGES]
+    labels = np.concatenate([labels for _, labels in batches])[:FIGURE_IMAGES]
+    return images, labels, None
 
 
 def networks(args, data):

@@ -1,6 +1,6 @@
 """Reading image files with TensorFlow's decoders, for `image_folder`:
-one pass that learns each file's size and colours (or why it cannot be
-read), and the streaming pipeline that feeds `fit`."""
+one pass that learns each file's size, colours and orientation (or why it
+cannot be read), and the streaming pipeline that feeds `fit`."""
 
 import os
 
@@ -10,6 +10,8 @@ import numpy as np
 # stored as three equal channels keeps its values.
 LUMA = (0.299, 0.587, 0.114)
 PALETTED_BMP = "a paletted BMP, which TensorFlow reads as palette indices"
+EXIF_ORIENTATION = 0x0112  # the EXIF tag cameras and phones set
+_SCANS = {}  # (root, names, file stamps) -> scan(root, names): one per folder state
 
 
 def paletted_bmps(root, names):
@@ -27,6 +29,52 @@ def paletted_bmps(root, names):
             except Exception:
                 pass  # unreadable: the decoder says why
     return found
+
+
+def jpeg_orientations(root, names):
+    """`{name: orientation}` of the JPEGs among `names` whose EXIF
+    orientation (2-8) says that viewers turn or mirror them: TensorFlow's
+    decoder returns the stored pixels, as they lie in the file. (Read from
+    the file's header by Pillow, without decoding it.)"""
+    from PIL import Image
+
+    found = {}
+    for name in names:
+        if os.path.splitext(name)[1].lower() in (".jpg", ".jpeg"):
+            try:
+                with Image.open(os.path.join(root, name)) as image:
+                    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            except Exception:
+                continue  # unreadable: the decoder says why
+            if orientation in range(2, 9):
+                found[name] = int(orientation)
+    return found
+
+
+def orient(image, orientation):
+    """`image` (height, width, channels) as a viewer shows it, given its EXIF
+    `orientation` (1-8; others are taken as 1), as Pillow's
+    `ImageOps.exif_transpose`: 2 mirrored, 3 turned 180 degrees, 4 flipped,
+    5 transposed, 6 turned 90 degrees clockwise, 7 transversed, 8 turned 90
+    degrees anticlockwise."""
+    import tensorflow as tf
+
+    def transposed():
+        return tf.transpose(image, [1, 0, 2])
+
+    branches = [
+        lambda: image,
+        lambda: image,
+        lambda: tf.reverse(image, [1]),
+        lambda: tf.reverse(image, [0, 1]),
+        lambda: tf.reverse(image, [0]),
+        transposed,
+        lambda: tf.reverse(transposed(), [1]),
+        lambda: tf.reverse(transposed(), [0, 1]),
+        lambda: tf.reverse(transposed(), [0]),
+    ]
+    index = tf.where((orientation >= 1) & (orientation <= 8), orientation, 0)
+    return tf.switch_case(tf.cast(index, "int32"), branches)
 
 
 def _decode(path):
@@ -74,9 +122,29 @@ def decode_error(path):
 
 def scan(root, names):
     """Each file decoded once, in parallel: `(infos, unreadable)`, `infos`
-    `{name: (height, width, colour, transparent)}` of the readable files and
-    `unreadable` `{name: reason}` of the others (reasons for the first
-    `shown` only, the rest None)."""
+    `{name: (height, width, colour, transparent, orientation)}` of the
+    readable files (height and width as a viewer shows the image, after its
+    EXIF orientation) and `unreadable` `{name: reason or None}` of the
+    others. A folder scanned before in this process, whose files have not
+    changed since (same names, sizes and modification times), is not
+    decoded again."""
+    key = (root, tuple(names), tuple(_stamp(root, name) for name in names))
+    if key not in _SCANS:
+        _SCANS.clear()  # one folder's scan kept: enough for a run's reads
+        _SCANS[key] = _scan(root, names)
+    infos, unreadable = _SCANS[key]
+    return dict(infos), dict(unreadable)
+
+
+def _stamp(root, name):
+    try:
+        stat = os.stat(os.path.join(root, name))
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _scan(root, names):
     import tensorflow as tf
 
     paths = [os.path.join(root, name) for name in names]
@@ -98,8 +166,15 @@ def scan(root, names):
                 int(width),
                 bool(colour),
                 bool(transparent),
+                1,
             )
     palette = paletted_bmps(root, infos)
+    turned = jpeg_orientations(root, infos)
+    for name, orientation in turned.items():
+        height, width, colour, transparent, _ = infos[name]
+        if orientation >= 5:  # a quarter turn: the viewer's height is the width
+            height, width = width, height
+        infos[name] = (height, width, colour, transparent, orientation)
     unreadable = {}
     for name in names:
         if name in palette:
@@ -111,9 +186,10 @@ def scan(root, names):
 
 
 def loader(shape, image_size, aspect, interpolation):
-    """One file's path to its float32 image of `shape` in [-1, 1], in graph
-    ops: decoded, converted to `shape`'s channels, resized to `image_size`
-    (None: kept) by Keras's `Resizing`, scaled."""
+    """One file's path and EXIF orientation to its float32 image of `shape`
+    in [-1, 1], in graph ops: decoded, turned as a viewer shows it,
+    converted to `shape`'s channels, resized to `image_size` (None: kept) by
+    Keras's `Resizing`, scaled."""
     import keras
     import tensorflow as tf
 
@@ -129,8 +205,8 @@ def loader(shape, image_size, aspect, interpolation):
             dtype="float32",
         )
 
-    def load(path):
-        image = tf.cast(_decode(path), "float32")
+    def load(path, orientation):
+        image = orient(tf.cast(_decode(path), "float32"), orientation)
         count = tf.shape(image)[2]
         if shape[2] == 3:
             image = tf.cond(
@@ -153,17 +229,21 @@ def loader(shape, image_size, aspect, interpolation):
     return load
 
 
-def pipeline(paths, labels, load, batch_size, shuffle, seed, cache):
-    """The `tf.data` pipeline: paths (and labels) in an order drawn anew for
-    each epoch, decoded in parallel (or once, then cached), batched,
-    prefetched. Returns it and its epoch counter (None unshuffled)."""
+def pipeline(files, labels, load, batch_size, shuffle, seed, cache):
+    """The `tf.data` pipeline: files (`(paths, orientations)`) and labels in
+    an order drawn anew for each epoch, decoded in parallel (or once, then
+    cached), batched, prefetched. Returns it and its epoch counter (None
+    unshuffled)."""
     import tensorflow as tf
 
+    paths, orientations = files
+    orientations = np.asarray(orientations, "int32")
     if labels is not None:
-        data = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, "int32")))
-        mapping = lambda p, y: (load(p), y)  # noqa: E731
+        labels = np.asarray(labels, "int32")
+        data = tf.data.Dataset.from_tensor_slices((paths, orientations, labels))
+        mapping = lambda p, o, y: (load(p, o), y)  # noqa: E731
     else:
-        data = tf.data.Dataset.from_tensor_slices(paths)
+        data = tf.data.Dataset.from_tensor_slices((paths, orientations))
         mapping = load
     if cache:
         data = data.map(mapping, num_parallel_calls=tf.data.AUTOTUNE).cache()

@@ -15,13 +15,12 @@ import numpy as np
 from keras_gan_tricks._utils import check_int
 from keras_gan_tricks.datasets import decoding
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 ASPECTS = ("crop", "pad", "stretch")
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
 # Image files this loader does not decode: named in a warning, never dropped
 # silently.
 OTHER_IMAGES = (
-    ".webp",
     ".tif",
     ".tiff",
     ".ppm",
@@ -56,12 +55,14 @@ def image_folder(
 ):
     """Every image under a folder, ready for `GAN.fit`, scaled to [-1, 1].
 
-    Reads `.png`, `.jpg`/`.jpeg`, `.bmp` and `.gif` files (the first frame
-    of an animation) anywhere under `path`, with TensorFlow's decoders
-    (`tf.io.decode_image`) and Keras's `Resizing` layer, as
+    Reads `.png`, `.jpg`/`.jpeg`, `.bmp`, `.gif` (the first frame of an
+    animation) and `.webp` files anywhere under `path`, with TensorFlow's
+    decoders (`tf.io.decode_image`) and Keras's `Resizing` layer, as
     `keras.utils.image_dataset_from_directory` does; unlike it, the folder
-    is checked before training, and images are scaled to the [-1, 1] of a
-    `tanh` generator.
+    is checked before training, photos are turned the way their EXIF
+    orientation says (as viewers and Pillow's `ImageOps.exif_transpose` do:
+    a phone's portrait photo is stored on its side), and images are scaled
+    to the [-1, 1] of a `tanh` generator.
 
     Before returning, every file is decoded once (in parallel; about a
     second per thousand small images) to find what would otherwise fail or
@@ -77,7 +78,7 @@ def image_folder(
       `image_size`);
     - images smaller than `image_size` are upscaled, with a warning;
     - transparent pixels lose their alpha channel, with a warning;
-    - files with other image extensions (`.webp`, `.tif`, ...) are named
+    - files with other image extensions (`.tif`, `.heic`, ...) are named
       in a warning.
 
     Args:
@@ -144,7 +145,10 @@ def image_folder(
     size = _check_sizes(path, files, infos, image_size)
     load = decoding.loader((*size, channels), image_size, aspect, interpolation)
     dataset, epoch = decoding.pipeline(
-        [os.path.join(path, name) for name, _ in files],
+        (
+            [os.path.join(path, name) for name, _ in files],
+            [infos[name][4] for name, _ in files],
+        ),
         None if labels is None else [label for _, label in files],
         load,
         256 if as_arrays else batch_size,  # arrays: gathered from batches
@@ -329,7 +333,7 @@ def _warn_other_files(path, everything):
 
 
 def _scan(path, names, strict):
-    """`{name: (height, width, colour, transparent)}` of the readable
+    """`{name: (height, width, colour, transparent, orientation)}` of the readable
     files; the others skipped with a warning, or raised on with `strict`."""
     infos, unreadable = decoding.scan(path, names)
     if unreadable:
@@ -390,7 +394,8 @@ def _decide_channels(path, files, infos, channels):
             f"`path` mixes grey and colour images ({len(grey)} grey: "
             f"{_names(grey, 2)}; {len(colour)} colour: {_names(colour, 2)}). "
             "Pass channels=1 to train on grey images or channels=3 for "
-            f"colour. Received: path={path!r}, channels=None"
+            "colour (keras-gan-tricks train: --channels 1 or 3). Received: "
+            f"path={path!r}, channels=None"
         )
     return 3 if colour else 1
 
@@ -409,7 +414,8 @@ def _check_sizes(path, files, infos, image_size):
             raise ValueError(
                 f"`path` holds images of {len(sizes)} different sizes (height x "
                 f"width: {listed}). Pass image_size (for example "
-                f"image_size={common[0][0][0]}) to resize them. Received: "
+                f"image_size={common[0][0][0]}; keras-gan-tricks train: "
+                f"--image-size {common[0][0][0]}) to resize them. Received: "
                 f"path={path!r}, image_size=None"
             )
         return next(iter(sizes))
