@@ -88,7 +88,10 @@ def test_a_folder_without_classes_says_why_there_are_no_figures(
     generator = keras.saving.load_model(out / "generator.keras")
     assert generator.name == "resnet_generator"
     # Not a terminal: one line per epoch, with the losses and the time left.
-    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch " in line]
+    printed = capsys.readouterr().out
+    assert "data: 40 images of 8x8x1 under" in printed
+    assert "no class subfolders; read from disk each epoch" in printed
+    lines = [line for line in printed.splitlines() if line.startswith("epoch ")]
     assert [line.split(" · ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "d_loss" in lines[0] and "left" in lines[0] and lines[1].endswith("done")
 
@@ -135,6 +138,8 @@ def test_a_folder_mixing_grey_and_colour_photos_takes_channels(tmp_path, capsys)
     assert "mixes grey and colour images (8 grey" in error
     assert "keras-gan-tricks train: --channels 1 or 3" in error
     assert cli.main([*argv, "--channels", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "data: 24 images of 8x8x3" in printed and "kept in memory" in printed
     generator = keras.saving.load_model(tmp_path / "out" / "generator.keras")
     assert generator.output.shape[1:] == (8, 8, 3)
 
@@ -145,8 +150,10 @@ def test_figures_read_a_random_part_of_a_large_folder(tmp_path, monkeypatch):
     pixels, labels = digits_folder(str(tmp_path / "digits"), n=90, size=8)
     monkeypatch.setattr(output, "FIGURE_IMAGES", 40)
     options = {"image_size": None, "channels": None}
-    images, got, reason = train._figure_images(str(tmp_path / "digits"), options)
+    read = train._figure_images(str(tmp_path / "digits"), options)
+    images, got, reason, classes = read
     assert images.shape == (40, 8, 8, 1) and got.shape == (40,) and reason is None
+    assert classes == [str(c) for c in range(10)]
     assert len(set(got.tolist())) >= 8  # not the first 40 files (classes 0-4)
     # Each image comes with its own label: find it among the folder's.
     scaled = pixels.astype("float32") / 127.5 - 1.0
@@ -155,6 +162,6 @@ def test_figures_read_a_random_part_of_a_large_folder(tmp_path, monkeypatch):
         index = np.flatnonzero(distance < 1e-6)
         assert len(index) >= 1 and label in labels[index]
     digits_folder(str(tmp_path / "flat"), n=30, size=8, classes=False)
-    images, got, reason = train._figure_images(str(tmp_path / "flat"), options)
-    assert images.shape == (30, 8, 8, 1) and got is None
+    images, got, reason, classes = train._figure_images(str(tmp_path / "flat"), options)
+    assert images.shape == (30, 8, 8, 1) and got is None and classes is None
     assert "no class subfolders" in reason

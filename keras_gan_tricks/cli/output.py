@@ -27,6 +27,7 @@ def report(gan, args, data, record):
     }
     gan.save(paths["model"])
     gan.export_generator(paths["generator"])
+    print("measuring the figures (metrics.json)...", flush=True)
     metrics = quality(gan, args, data)
     draw(
         gan,

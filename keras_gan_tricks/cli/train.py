@@ -37,6 +37,8 @@ def train(args):
     recipe = choose_recipe(args)
     keras.utils.set_random_seed(args.seed)
     data = load_data(args)
+    if data.streamed:
+        print(data.description, flush=True)
     gan = kgt.GAN(
         *networks(args, data),
         instance_noise=None if recipe else args.instance_noise or None,
@@ -126,7 +128,8 @@ def _folder(args):
     count, shape = len(stream.file_paths), tuple(stream.element_spec.shape[1:])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # each was said once, above
-        if count * math.prod(shape) * 4 <= CACHE_BYTES:
+        cache = count * math.prod(shape) * 4 <= CACHE_BYTES
+        if cache:
             stream = datasets.image_folder(
                 args.data,
                 batch_size=args.batch_size,
@@ -134,8 +137,15 @@ def _folder(args):
                 cache=True,
                 **options,
             )
-        real, labels, reason = _figure_images(args.data, options)
+        real, labels, reason, classes = _figure_images(args.data, options)
+    memory = cache and "kept in memory after the first epoch"
     return types.SimpleNamespace(
+        description=(
+            f"data: {count} images of {'x'.join(map(str, shape))} under "
+            f"{args.data}, "
+            + (f"{len(classes)} classes" if classes else "no class subfolders")
+            + f"; {memory or 'read from disk each epoch (over 1 GiB decoded)'}"
+        ),
         train=stream,
         real=real,
         labels=labels,
@@ -148,10 +158,10 @@ def _folder(args):
 
 
 def _figure_images(path, options):
-    """`(images, labels, reason)`: up to `FIGURE_IMAGES` of the folder's
-    images in a fixed random order, streamed (a folder larger than memory
-    is never read whole), with their class subfolders' labels, or None and
-    the reason there are none."""
+    """`(images, labels, reason, class names)`: up to `FIGURE_IMAGES` of the
+    folder's images in a fixed random order, streamed (a folder larger than
+    memory is never read whole), with their class subfolders' labels and
+    names, or None, the reason there are none and None."""
     import numpy as np
 
     from keras_gan_tricks import datasets
@@ -168,10 +178,10 @@ def _figure_images(path, options):
         reason = _NO_LABELS
     batches = list(read.take(-(-FIGURE_IMAGES // batch)).as_numpy_iterator())
     if reason is not None:
-        return np.concatenate(batches)[:FIGURE_IMAGES], None, reason
+        return np.concatenate(batches)[:FIGURE_IMAGES], None, reason, None
     images = np.concatenate([images for images, _ in batches])[:FIGURE_IMAGES]
     labels = np.concatenate([labels for _, labels in batches])[:FIGURE_IMAGES]
-    return images, labels, None
+    return images, labels, None, read.class_names
 
 
 def networks(args, data):
