@@ -12,6 +12,12 @@ from keras_gan_tricks.losses import logits_shape_error
 from keras_gan_tricks.tricks import InstanceNoise, PenaltyTerm, Trick
 
 
+def _named(obj):
+    """`<Adam object at 0x...>`: an object echoed by its class's public
+    name (its repr names the backend's private module on some backends)."""
+    return f"<{type(obj).__name__} object at {hex(id(obj))}>"
+
+
 def check_networks(generator, discriminator, latent_distribution):
     """`kgt.GAN`'s networks and latent distribution, checked."""
     for arg, net in (("generator", generator), ("discriminator", discriminator)):
@@ -348,8 +354,8 @@ def compile_parts(gan, d_optimizer, g_optimizer, loss, label_policy, penalty, tr
         raise ValueError(
             "`d_optimizer` and `g_optimizer` must be two different optimizer "
             "objects: each holds its own network's slots. "
-            f"Received: d_optimizer={optimizers[0]!r}, "
-            f"g_optimizer={optimizers[1]!r} (the same object)"
+            f"Received: d_optimizer={_named(optimizers[0])}, "
+            f"g_optimizer={_named(optimizers[1])} (the same object)"
         )
     for arg, net in (
         ("discriminator", gan.discriminator),

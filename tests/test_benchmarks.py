@@ -35,6 +35,9 @@ def test_speed_quick(tmp_path):
     out = tmp_path / "speed.json"
     _run("speed.py", "--quick", "--models", "digits", "--json", str(out))
     results = json.loads(out.read_text())
+    # The bare and the hand-written contenders are TensorFlow code: on the
+    # other backends their ratios are None (not run), not a number.
+    tensorflow = keras.backend.backend() == "tensorflow"
     for key in (
         "kgt_plain_over_bare",
         "kgt_all_over_bare",
@@ -43,19 +46,21 @@ def test_speed_quick(tmp_path):
         "kgt_all_over_handwritten_all",
         "utilization",
     ):
-        assert results[key] > 0, key
+        if tensorflow or key in ("classic_over_kgt_all", "utilization"):
+            assert results[key] > 0, key
+        else:
+            assert results[key] is None, key
     row = results["models"]["digits"]
     # Growth is measured between two real resident-set readings.
     assert row["rss_mb_epoch_2"] > 0 and row["rss_mb_epoch_6"] > 0
     expected = row["rss_mb_epoch_6"] / row["rss_mb_epoch_2"] - 1
     assert results["memory_growth"] == pytest.approx(expected)
     assert set(row["ms_per_step"]) == {
-        "bare",
         "kgt-plain",
         "kgt-all",
         "kgt-lazy",
         "classic",
-        "handwritten-all",
+        *(("bare", "handwritten-all") if tensorflow else ()),
     }
     assert row["step_gflop"] > 0 and row["matmul_gflops"] > 0
     assert row["recalibrate_ms"] > 0
@@ -64,8 +69,11 @@ def test_speed_quick(tmp_path):
         name: 3 for name in row["ms_per_step"]
     }
     # The fastest-round ratios come from the recorded rounds.
-    fast = min(row["round_ms"]["kgt-plain"]) / min(row["round_ms"]["bare"])
-    assert row["kgt_plain_over_bare_fast"] == pytest.approx(fast)
+    fast = min(row["round_ms"]["kgt-all"]) / min(row["round_ms"]["kgt-plain"])
+    assert row["kgt_all_over_kgt_plain_fast"] == pytest.approx(fast)
+    if tensorflow:
+        fast = min(row["round_ms"]["kgt-plain"]) / min(row["round_ms"]["bare"])
+        assert row["kgt_plain_over_bare_fast"] == pytest.approx(fast)
     assert results["utilization_fast"] >= results["utilization"] > 0
 
 
