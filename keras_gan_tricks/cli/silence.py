@@ -32,7 +32,9 @@ def quiet():
     import warnings
 
     for module in ("keras", "tensorflow", "jax", "torch", "absl"):
-        warnings.filterwarnings("ignore", module=module)
+        # The package and its submodules, not keras_gan_tricks: a module
+        # pattern matches the start of a name.
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
     for logger in ("absl", "tensorflow", "jax"):
         logging.getLogger(logger).setLevel(logging.ERROR)
     sys.stderr.flush()
