@@ -11,6 +11,7 @@ import numpy as np
 from keras_gan_tricks._sampling import labels_used
 from keras_gan_tricks._utils import describe_shape, shapes_compatible, static_shape
 from keras_gan_tricks.architectures import ends_in_tanh
+from keras_gan_tricks.tricks.alarms import Alarms
 from keras_gan_tricks.tricks.base import TrickCallback, planned_steps
 
 
@@ -97,7 +98,8 @@ class FollowDataEpoch(keras.callbacks.Callback):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it).
+    """Stops `fit` at the first non-finite loss (every `kgt.GAN.fit` has it),
+    with a warning kept in `alarms` for the fit's history.
 
     The step that produced it applied nothing (the backend glue skips
     non-finite updates and the GAN's `NonFiniteGuard` restores its running
@@ -115,6 +117,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
     hand-offs (`benchmarks/dispatch.py`), so it runs in line there too.
     """
 
+    def __init__(self):
+        super().__init__()
+        self.alarms, self._epoch = [], 0
+
     @property
     def async_safe(self):
         return keras.backend.backend() == "jax"
@@ -129,6 +135,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
         # After the user's callbacks' (this one is last): a state that
         # `BackupAndRestore` or a checkpoint brought back starts clean.
         self._gan.non_finite_guard.reset()
+        self.alarms, self._epoch = [], 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if logs and any(
@@ -160,15 +170,15 @@ class StopOnNonFinite(keras.callbacks.Callback):
         }
         found = ", ".join(f"{name}={value}" for name, value in bad.items())
         found = f" ({found})" if found else ""
-        warnings.warn(
+        message = (
             f"kgt.GAN: a non-finite loss{found} at step {step} of this fit"
             f"{where}; training stopped. The update of that step was not "
             "applied: the GAN keeps the weights of its last finite step. Common "
             "causes: NaN or infinite values in the data, a learning rate too "
-            "high, a penalty weight too large, or float16 without loss scaling.",
-            RuntimeWarning,
-            stacklevel=2,
+            "high, a penalty weight too large, or float16 without loss scaling."
         )
+        self.alarms.append({"epoch": self._epoch + 1, "message": message})
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
 def fit_arguments(method, model, args, kwargs):
@@ -192,14 +202,23 @@ def fit_arguments(method, model, args, kwargs):
 def add_fit_callbacks(bound):
     """Adds what every `kgt.GAN.fit` runs to `fit`'s bound `callbacks`: the
     tricks' `fit_begin` after the user's callbacks (after
-    `BackupAndRestore` restored the GAN), the non-finite stop, and for a
-    dataset with an epoch counter the setting of it. Returns
+    `BackupAndRestore` restored the GAN), the non-finite stop, the alarms
+    (unless the user's callbacks hold an `Alarms`), and for a dataset with
+    an epoch counter the setting of it. Returns
     the callback faces of tricks among them."""
     callbacks = [
         *(bound.arguments["callbacks"] or []),
         BeginFitTricks(bound.arguments["initial_epoch"]),
         StopOnNonFinite(),
     ]
+    # The alarms last (the user's, or one of ours): at the fit's end their
+    # history entry sees every other callback's alarms.
+    alarms = [cb for cb in callbacks if isinstance(cb, Alarms)] or [Alarms()]
+    callbacks = [cb for cb in callbacks if not isinstance(cb, Alarms)] + alarms
+    for listener in alarms:
+        listener.watch(
+            cb for cb in callbacks if isinstance(getattr(cb, "alarms", None), list)
+        )
     x = bound.arguments.get("x")
     counter = getattr(x, "epoch", None)
     if is_tensor_dataset(x) and hasattr(counter, "assign"):

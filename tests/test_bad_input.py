@@ -793,6 +793,27 @@ ROWS = [
         r"alarm_drop=1.5",
     ),
     (
+        "alarms-every",
+        "`Alarms(every=0)`",
+        lambda: kgt.callbacks.Alarms(every=0),
+        ValueError,
+        r"every=0",
+    ),
+    (
+        "alarms-patience",
+        "`Alarms(patience=1.5)`",
+        lambda: kgt.callbacks.Alarms(patience=1.5),
+        TypeError,
+        r"patience=1.5",
+    ),
+    (
+        "alarms-warn",
+        "`Alarms(warn='yes')`",
+        lambda: kgt.callbacks.Alarms(warn="yes"),
+        TypeError,
+        r"warn='yes'",
+    ),
+    (
         "quality-alarm-floor",
         "`QualityMonitor(alarm_floor=1.0)`",
         lambda: kgt.callbacks.QualityMonitor(FEATURES, lambda x: x, alarm_floor=1.0),

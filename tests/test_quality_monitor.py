@@ -82,7 +82,7 @@ def test_the_alarm_is_quiet_while_healthy_and_fires_on_a_forced_collapse():
                 last.kernel.assign(np.zeros(last.kernel.shape, "float32"))
 
     with pytest.warns(UserWarning, match="possible mode collapse at epoch 4"):
-        gan.fit(
+        history = gan.fit(
             data, batch_size=64, epochs=5, verbose=0, callbacks=[monitor, Collapse()]
         )
     recall = [row["recall"] for row in monitor.history]
@@ -90,6 +90,10 @@ def test_the_alarm_is_quiet_while_healthy_and_fires_on_a_forced_collapse():
     # Quiet for the three healthy epochs (an early generator's coverage near
     # 0 wobbles, below alarm_floor: no alarm), then at every collapsed one.
     assert [alarm["epoch"] for alarm in monitor.alarms] == [4, 5]
+    # The fit's history holds them too, one entry per epoch (kgt.callbacks.Alarms).
+    said = history.history["alarms"]
+    assert said[:3] == ["", "", ""] and "mode collapse at epoch 4" in said[3]
+    assert "mode collapse at epoch 5" in said[4]
 
 
 def test_quality_monitor_checks_its_arguments():

@@ -7,6 +7,7 @@
 | `GeneratorEMA` | keeps a moving average of the generator's weights for sampling |
 | `SampleGrid` | writes a PNG grid of samples from a fixed latent batch (and TensorBoard images) |
 | `QualityMonitor` | KID, precision/recall, density/coverage every few epochs, with a collapse alarm |
+| `Alarms` | says once when a trick's controller sits at its bound (in every `kgt.GAN.fit`) |
 
 The first three are faces of the tricks of the same names in `kgt.tricks`:
 in a `kgt.GAN.fit` the GAN runs the trick inside its compiled step (no
@@ -25,9 +26,11 @@ from keras_gan_tricks.callbacks.faces import (
 from keras_gan_tricks.callbacks.quality import QualityMonitor
 from keras_gan_tricks.callbacks.samples import SampleGrid
 from keras_gan_tricks.tricks import DECAY_KINDS, ScaledSchedule, update_average
+from keras_gan_tricks.tricks.alarms import Alarms
 
 __all__ = [
     "DECAY_KINDS",
+    "Alarms",
     "DiscriminatorLRBalancer",
     "GeneratorEMA",
     "InstanceNoiseDecay",

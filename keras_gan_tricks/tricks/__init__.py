@@ -14,6 +14,7 @@ unchanged on TensorFlow, JAX and PyTorch, inside the compiled step:
 | `generator_logits(fake_logits)` | before G's loss | top-k |
 | `end_step(outcome)` | after the step, finite or not | EMA, controllers |
 | `logs()` | after `end_step` | values for the progress bar |
+| `alarm(step, logs)` | every few steps (host side) | a controller at its bound: an `Alarm` |
 | `setup(gan)` | when the GAN takes the trick (host side) | state that needs the GAN |
 | `fit_begin(gan, steps)` | when `fit` starts, after the callbacks' `on_train_begin` (host side) | plans over the fit's length |
 | `fit_end(gan)` | when `fit` ends (host side) | work on the trained model |
@@ -34,7 +35,8 @@ own with `keras.saving.register_keras_serializable`.
 | `TopK` | G learns from the fakes D rates highest (Sinha et al. 2020) |
 | `ReplayBuffer` | D sees past fakes among the new (TF-GAN's tensor pool) |
 
-One module per family: `base` (the protocol), `signals` (D's signals and
+One module per family: `base` (the protocol), `alarms` (what a controller
+at its bound says), `signals` (D's signals and
 the feedback loop they drive), `noise`, `average`, `fakes` (top-k, replay),
 `terms` (penalties and LeCam), `balancer` (its Keras plumbing) and
 `balancer_rule` (its rule, pure functions), `guard` (non-finite steps),
@@ -46,6 +48,7 @@ same signals (`ranking_accuracy`, `sign_of_real`, `feedback_window`,
 `DiscriminatorLRBalancer` are callback faces of the tricks here.
 """
 
+from keras_gan_tricks.tricks.alarms import Alarm, TrainingAlarm
 from keras_gan_tricks.tricks.average import (
     EMA_GENERATOR,
     GeneratorEMA,
@@ -100,6 +103,7 @@ __all__ = [
     "HOOKS",
     "SIGNALS",
     "AdaptiveInstanceNoise",
+    "Alarm",
     "DiscriminatorContext",
     "DiscriminatorLRBalancer",
     "GeneratorEMA",
@@ -113,6 +117,7 @@ __all__ = [
     "ScaledSchedule",
     "StepOutcome",
     "TopK",
+    "TrainingAlarm",
     "Trick",
     "TrickCallback",
     "TrickChain",

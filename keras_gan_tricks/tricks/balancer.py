@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gan_tricks._utils import check_int, check_number, register
 from keras_gan_tricks.tricks import balancer_rule as rule
+from keras_gan_tricks.tricks.alarms import Alarm, ahead
 from keras_gan_tricks.tricks.balancer_rule import (
     BalancerConfig,
     BalancerInputs,
@@ -18,6 +19,8 @@ from keras_gan_tricks.tricks.state import ScalarState
 BALANCER_STATE = "lr_balancer"
 BALANCER_CHANGES = "lr_balancer_changes"
 BALANCER_CONTROL = "lr_balancer_control"
+# D's ranking accuracy that counts as D telling real from fake every time.
+CERTAIN = 0.98
 
 
 @register
@@ -354,6 +357,53 @@ class DiscriminatorLRBalancer(Trick):
 
     def logs(self):
         return {"d_lr": self._d_lr, "d_rank": self._signal}
+
+    def fit_begin(self, gan, steps):
+        del gan, steps
+        self._lowest = float(ops.convert_to_numpy(self._min_lr()))
+
+    def alarm(self, step, logs):
+        """D ranking nearly every pair right (`d_certain`), or D clearly
+        ahead (a quarter of the way from `target` to 1) with its rate at the
+        lowest the balancer may set (`lowest_rate`);
+        after `warmup` (a fresh generator's samples are noise that any D
+        tells apart) and a first full window."""
+        rank, lr = logs.get("d_rank"), logs.get("d_lr")
+        if self.target >= 1.0 or lr is None or step <= self.warmup + self.patience:
+            return None
+        saw = (
+            f"D ranks a real sample above a fake one in {rank:.3f} of pairs "
+            f"(the balancer's target: {self.target}) with its learning rate at "
+            f"{lr:.3g}"
+        )
+        equal_rates = (
+            "if D's learning rate started above G's, train again with D's at "
+            "most G's: in the failure atlas (benchmarks/results/failures.md) D "
+            "at 100x G's rate ends at FD 31.9 whether or not its rate is "
+            "lowered during the run (33.0), the same networks at equal rates "
+            "at 10.4"
+        )
+        if ahead(rank, CERTAIN):
+            return Alarm(
+                "d_certain",
+                saw,
+                "D tells real from fake almost always, so G's gradient fades; "
+                "the balancer lowers D's rate while it can",
+                f"{equal_rates}; with equal rates, weaken D (fewer filters, "
+                "dropout, spectral normalization) or hide what it memorises "
+                "(DiffAugment: FD 17.6 against vanilla's 58.6 with D's rate 10x G's)",
+            )
+        lowest = getattr(self, "_lowest", None)
+        clearly = self.target + (1.0 - self.target) / 4  # not a wobble at target
+        if lowest and lr <= lowest * 1.001 and ahead(rank, clearly):
+            return Alarm(
+                "lowest_rate",
+                saw + f", the lowest it may set (min_lr: {lowest:.3g})",
+                "The balancer can lower D's rate no further",
+                f"{equal_rates}; or weaken D (fewer filters, dropout, spectral "
+                "normalization), or pass a lower min_lr",
+            )
+        return None
 
     def read_changes(self, since=0):
         """The changes made since the `since`-th (host side: one transfer):

@@ -94,6 +94,17 @@ class Trick(keras.layers.Layer):
         """Values to show in the progress bar and history, `{name: tensor}`."""
         return {}
 
+    def alarm(self, step, logs):
+        """Host side, every few steps of a `fit` (`kgt.callbacks.Alarms`):
+        a `kgt.tricks.Alarm` when the trick's controller sits at its bound
+        now (its knob at the end of its range while its signal still says D
+        is ahead), else None. `step`: the fit's step (from 1); `logs`: the
+        step's logs as Python floats (the tricks' `logs()` among them). A
+        condition that lasts the callback's `patience` becomes one warning
+        and a history entry.
+        """
+        del step, logs
+
     def fit_begin(self, gan, steps):
         """Called (host side) when a `fit` with this trick starts, after the
         callbacks' `on_train_begin` (so after `BackupAndRestore` restored

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gan_tricks._backend import primitives
 from keras_gan_tricks._utils import check_int, check_number, register, walk_layers
+from keras_gan_tricks.tricks.alarms import Alarm, ahead
 from keras_gan_tricks.tricks.base import Refs, Trick
 from keras_gan_tricks.tricks.signals import adapt_knob, check_signal
 from keras_gan_tricks.tricks.state import ScalarState
@@ -166,6 +167,25 @@ class AdaptiveInstanceNoise(InstanceNoise):
 
     def logs(self):
         return {"noise_stddev": self.stddev.value, "noise_signal": self.feedback[2]}
+
+    def alarm(self, step, logs):
+        """The stddev at its maximum while D's signal stays above target."""
+        stddev, signal = logs.get("noise_stddev"), logs.get("noise_signal")
+        if stddev is None or stddev < self.maximum * 0.999:
+            return None
+        if not ahead(signal, self.target):
+            return None
+        return Alarm(
+            "noise_at_maximum",
+            f"D's {self.signal} signal is {signal:.3f} (target {self.target}) with "
+            f"the noise on its inputs at its maximum, stddev {self.maximum}",
+            "AdaptiveInstanceNoise raised the noise as far as it may: it now "
+            "blurs what D sees, and D is still ahead",
+            "D's lead is more than noise can hide: lower D's learning rate or "
+            "its capacity, or use the balancer or DiffAugment instead (failure "
+            "atlas, D's rate 10x G's: balancer FD 14.5, DiffAugment 17.6, "
+            "adaptive noise 23.3, vanilla 58.6); or raise `maximum`",
+        )
 
     def get_config(self):
         config = super().get_config()
