@@ -10,6 +10,7 @@ into one warning and an entry in the fit's history.
 """
 
 import numbers
+import threading
 import warnings
 
 import keras
@@ -130,35 +131,41 @@ class Alarms(keras.callbacks.Callback):
             for t in tricks
             if isinstance(t, Trick) and type(t).alarm is not Trick.alarm
         ]
-        self._since, self._said, self.raised = {}, set(), []
+        # {trick name: {looked-at step: the alarm's kind or None}}: on JAX
+        # the batches' ends run on Keras's callback threads, in any order.
+        self._looks, self._said, self.raised = {}, set(), []
         self._epoch, self._count = 0, 0
+        self._lock = threading.Lock()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self._count += 1
-        if self._count % self._every or not self._tricks:
-            return
         per_epoch = self.params.get("steps")
-        step = self._epoch * per_epoch + batch + 1 if per_epoch else self._count
+        with self._lock:
+            self._count += 1
+            step = self._epoch * per_epoch + batch + 1 if per_epoch else self._count
+        if step % self._every or not self._tricks:
+            return
         values = {
             name: float(value)
             for name, value in (logs or {}).items()
             if isinstance(value, numbers.Real) or getattr(value, "ndim", 1) == 0
         }
-        now = set()
-        for trick in self._tricks:
-            alarm = trick.alarm(step, values)
-            if alarm is None:
-                continue
-            key = (trick.name, alarm.kind)
-            now.add(key)
-            first = self._since.setdefault(key, step)
-            if step - first + self._every >= self._patience and key not in self._said:
-                self._said.add(key)
-                self._sound(trick.name, alarm, step, step - first + self._every)
-        self._since = {key: first for key, first in self._since.items() if key in now}
+        found = [(trick.name, trick.alarm(step, values)) for trick in self._tricks]
+        with self._lock:
+            for source, alarm in found:
+                looks = self._looks.setdefault(source, {})
+                looks[step] = None if alarm is None else alarm.kind
+                if alarm is None or (source, alarm.kind) in self._said:
+                    continue
+                first = step  # the first look of the run this one ends
+                while looks.get(first - self._every) == alarm.kind:
+                    first -= self._every
+                lasted = step - first + self._every
+                if lasted >= self._patience:
+                    self._said.add((source, alarm.kind))
+                    self._sound(source, alarm, step, lasted)
 
     def _sound(self, source, alarm, step, lasted):
         message = alarm.message(source, step, lasted)
