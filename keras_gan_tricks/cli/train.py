@@ -158,30 +158,39 @@ def _folder(args):
 
 
 def _figure_images(path, options):
-    """`(images, labels, reason, class names)`: up to `FIGURE_IMAGES` of the
-    folder's images in a fixed random order, streamed (a folder larger than
-    memory is never read whole), with their class subfolders' labels and
-    names, or None, the reason there are none and None."""
+    """`(images, labels, reason, class names)`: the folder's images in the
+    sorted order of their files, or `FIGURE_IMAGES` of them drawn with seed
+    0 when there are more, streamed (a folder larger than memory is never
+    read whole); with their class subfolders' labels and names, or None,
+    the reason there are none and None. (The same images as arrays of the
+    whole folder gave: a classifier cached for them is found again.)"""
     import numpy as np
 
     from keras_gan_tricks import datasets
     from keras_gan_tricks.cli.output import FIGURE_IMAGES
 
-    batch = 250
+    read = {"batch_size": 256, "shuffle": False, **options}
     try:
-        read = datasets.image_folder(
-            path, labels="inferred", batch_size=batch, seed=0, **options
-        )
+        data = datasets.image_folder(path, labels="inferred", **read)
         reason = None
     except ValueError:  # no class subfolders
-        read = datasets.image_folder(path, batch_size=batch, seed=0, **options)
+        data = datasets.image_folder(path, **read)
         reason = _NO_LABELS
-    batches = list(read.take(-(-FIGURE_IMAGES // batch)).as_numpy_iterator())
+    count = len(data.file_paths)
+    keep = np.arange(count)
+    if count > FIGURE_IMAGES:
+        keep = np.sort(np.random.default_rng(0).choice(count, FIGURE_IMAGES, False))
+    kept, start = [], 0
+    for batch in data.as_numpy_iterator():
+        images = batch if reason else batch[0]
+        chosen = keep[(keep >= start) & (keep < start + len(images))] - start
+        kept.append((images[chosen], None if reason else batch[1][chosen]))
+        start += len(images)
+    images = np.concatenate([images for images, _ in kept])
     if reason is not None:
-        return np.concatenate(batches)[:FIGURE_IMAGES], None, reason, None
-    images = np.concatenate([images for images, _ in batches])[:FIGURE_IMAGES]
-    labels = np.concatenate([labels for _, labels in batches])[:FIGURE_IMAGES]
-    return images, labels, None, read.class_names
+        return images, None, reason, None
+    labels = np.concatenate([labels for _, labels in kept])
+    return images, labels, None, data.class_names
 
 
 def networks(args, data):
