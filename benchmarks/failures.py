@@ -66,6 +66,7 @@ Remedies (not every one applies to every scenario):
 """
 
 import argparse
+import re
 import time
 
 import modes
@@ -103,11 +104,16 @@ DIGITS_REMEDIES = (
     "r3gan_ema",
     "bcr_ema",
     "bcr_recipe",
+    "quiet_recipe",
+    "auto",
+    "auto_unsized",
+    "auto_no_noise",
+    "auto_low_noise",
 )
 REMEDIES = {
     "digits": DIGITS_REMEDIES,
     "grid": ("vanilla", "balancer", "instance_noise"),
-    "dirac": ("vanilla", "balancer", "instance_noise", "r1"),
+    "dirac": ("vanilla", "balancer", "instance_noise", "r1", "auto"),
 }
 ALL_REMEDIES = (*DIGITS_REMEDIES, "r1")
 
@@ -120,6 +126,12 @@ def _parse(argv):
     parser.add_argument("--epochs", type=int, default=40, help="digits epochs")
     parser.add_argument("--grid-steps", type=int, default=20_000)
     parser.add_argument("--dirac-steps", type=int, default=2_000)
+    parser.add_argument(
+        "--pick",
+        type=int,
+        default=None,
+        help="the small scenarios' subset: pick K for every seed (default: each seed's own)",
+    )
     parser.add_argument("--eval-every", type=int, default=112, help="steps")
     parser.add_argument("--target-fd", type=float, default=20.0)
     parser.add_argument(
@@ -167,7 +179,7 @@ def quality_callback(every, n, real, classifier, target):
     return Quality()
 
 
-def digits_gan(options, remedy, seed, steps):
+def digits_gan(options, remedy, seed, steps, images=DIGITS):
     import keras
 
     import keras_gan_tricks as kgt
@@ -188,6 +200,29 @@ def digits_gan(options, remedy, seed, steps):
         seed=seed,
         pack=pack,
     )
+    if remedy.startswith("auto"):
+        # kgt.recipes.auto at the scenario's learning rates; the ablations:
+        # without its planned steps (the balancer at its defaults), or
+        # without the adaptive noise.
+        kgt.recipes.auto(
+            gan,
+            data=images,
+            steps=None if remedy == "auto_unsized" else steps,
+            d_optimizer=keras.optimizers.Adam(options.get("d_lr", 2e-4), beta_1=0.5),
+            g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
+        )
+        if remedy in ("auto_no_noise", "auto_low_noise"):
+            noise = kgt.layers.AdaptiveInstanceNoise
+            kept = [t for t in gan.tricks if not isinstance(t, noise)]
+            if remedy == "auto_low_noise":  # its maximum halved, 0.25
+                kept.insert(0, noise(maximum=0.25, seed=seed))
+            gan.compile(
+                d_optimizer=gan.d_optimizer,
+                g_optimizer=gan.g_optimizer,
+                label_policy=gan.label_policy,
+                tricks=kept,
+            )
+        return gan, []
     if remedy in ("r3gan", "r3gan_ema"):
         # kgt.recipes.r3gan's objective at the scenario's learning rates.
         gamma = keras.optimizers.schedules.CosineDecay(0.1, max(1, steps), alpha=0.1)
@@ -211,7 +246,14 @@ def digits_gan(options, remedy, seed, steps):
     }.get(remedy, [])
     if remedy in ("bcr_ema", "bcr_recipe"):
         tricks.append(kgt.augment.ConsistencyRegularization(seed=seed))
-    if remedy in ("ema", "demo_recipe", "adaptive_recipe", "bcr_ema", "bcr_recipe"):
+    if remedy in (
+        "ema",
+        "demo_recipe",
+        "adaptive_recipe",
+        "bcr_ema",
+        "bcr_recipe",
+        "quiet_recipe",
+    ):
         tricks.append(kgt.tricks.GeneratorEMA(0.99))
     if remedy == "diffaugment":
         tricks.append(kgt.augment.DiffAugment(seed=seed))
@@ -224,7 +266,8 @@ def digits_gan(options, remedy, seed, steps):
         g_optimizer=keras.optimizers.Adam(options.get("g_lr", 2e-4), beta_1=0.5),
         label_policy=(
             kgt.labels.OneSidedSmoothing(0.1)
-            if remedy in ("demo_recipe", "adaptive_recipe", "bcr_recipe")
+            if remedy
+            in ("demo_recipe", "adaptive_recipe", "bcr_recipe", "quiet_recipe")
             else None
         ),
         tricks=tricks,
@@ -232,7 +275,13 @@ def digits_gan(options, remedy, seed, steps):
     callbacks = []
     if remedy in ("instance_noise", "demo_recipe"):
         callbacks.append(kgt.callbacks.InstanceNoiseDecay(0.2, 0.0, max(1, steps // 2)))
-    if remedy in ("balancer", "demo_recipe", "adaptive_recipe", "bcr_recipe"):
+    if remedy in (
+        "balancer",
+        "demo_recipe",
+        "adaptive_recipe",
+        "bcr_recipe",
+        "quiet_recipe",
+    ):
         callbacks.append(kgt.callbacks.DiscriminatorLRBalancer(verbose=0))
     return gan, callbacks
 
@@ -246,11 +295,14 @@ def run_digits(options, remedy, seed, args, real, classifier):
     steps = options.get("length", 1) * args.epochs * int(np.ceil(DIGITS / BATCH))
     rng = np.random.default_rng(seed)
     n = max(BATCH, int(round(options.get("fraction", 1.0) * len(real))))
-    subset = real[rng.permutation(len(real))[:n]]
+    # The subset: each seed's own (rng(seed), the atlas's rows), or with
+    # --pick K one other pick, the same for every seed.
+    picker = rng if args.pick is None else np.random.default_rng([1000, args.pick])
+    subset = real[picker.permutation(len(real))[:n]]
     x = subset[rng.integers(0, n, steps * BATCH)]
-    gan, callbacks = digits_gan(options, remedy, seed, steps)
+    gan, callbacks = digits_gan(options, remedy, seed, steps, images=n)
     quality = quality_callback(args.eval_every, 2000, real, classifier, args.target_fd)
-    gan.fit(
+    history = gan.fit(
         x,
         batch_size=BATCH,
         epochs=1,
@@ -273,7 +325,20 @@ def run_digits(options, remedy, seed, args, real, classifier):
         "lr_changes": len(balancer[0].changes) if balancer else None,
         "final_d_lr": balancer[0].current_lr() if balancer else None,
         "final_noise_stddev": _adaptive_stddev(gan),
+        "alarms": [a for a in history.history.get("alarms", ()) if a],
+        "first_alarm_step": _first_alarm_step(history),
+        "pick": args.pick,
     }
+
+
+def _first_alarm_step(history):
+    """The step of the fit's first alarm (kgt.callbacks.Alarms), or None."""
+    steps = [
+        int(found)
+        for entry in history.history.get("alarms", ())
+        for found in re.findall(r"\(\w+, step (\d+)", entry or "")
+    ]
+    return min(steps) if steps else None
 
 
 def _adaptive_stddev(gan):
@@ -328,11 +393,17 @@ def run_dirac(remedy, seed, args):
         seed=seed,
         instance_noise=0.5 if remedy == "instance_noise" else None,
     )
-    gan.compile(
-        d_optimizer=keras.optimizers.SGD(0.1),
-        g_optimizer=keras.optimizers.SGD(0.1),
-        penalty=kgt.penalties.R1(1.0) if remedy == "r1" else None,
-    )
+    optimizers = {
+        "d_optimizer": keras.optimizers.SGD(0.1),
+        "g_optimizer": keras.optimizers.SGD(0.1),
+    }
+    if remedy == "auto":  # kgt.recipes.auto with the game's optimizers
+        kgt.recipes.auto(gan, data=steps, steps=steps, **optimizers)
+    else:
+        gan.compile(
+            **optimizers,
+            penalty=kgt.penalties.R1(1.0) if remedy == "r1" else None,
+        )
     trajectory = []
 
     class Record(keras.callbacks.Callback):

@@ -128,6 +128,9 @@ ROWS = {
     # cosine to a tenth, and the generator's average (EMA 0.999), which the
     # recipe includes since these runs.
     "r3gan recipe + EMA 0.999": {"recipe": "r3gan"},
+    # kgt.recipes.auto: on vectors it compiles exactly the r3gan recipe
+    # (tests/test_recipes.py), so the row above is its evidence.
+    "auto": {"recipe": "auto"},
 }
 
 

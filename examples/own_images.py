@@ -2,7 +2,7 @@
 
 The recommended path: `kgt.datasets.image_folder` streams the folder from
 disk; the DCGAN builders (or the residual pair, `--arch resnet`) fit its
-size; the `small_images` recipe compiles the GAN with the tricks measured
+size; `kgt.recipes.auto` compiles the GAN with the tricks measured
 for images; a classifier trained on the folder's class subfolders gives the
 figures (Keras's InceptionV3 without subfolders, when its weights can be
 had); `BackupAndRestore` makes a killed run resume when run again; the
@@ -95,7 +95,8 @@ def main(argv=None):
     )
     shape = tuple(images.element_spec.shape[1:])
     gan = kgt.GAN(*networks(args.arch, shape, 64, args.smoke), seed=args.seed)
-    gan = kgt.recipes.small_images(gan)  # the tricks measured for images
+    # The default: the tricks measured for the folder's kind and size.
+    gan = kgt.recipes.auto(gan, data=images, steps=args.epochs * len(images))
 
     real, extractor = figures_extractor(folder, size)
     callbacks = [

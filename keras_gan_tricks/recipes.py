@@ -22,6 +22,8 @@ gan.fit(images, epochs=60)
 train --recipe NAME` uses it).
 """
 
+import dataclasses
+
 import keras
 
 from keras_gan_tricks import augment, labels, layers, losses, penalties, tricks
@@ -231,19 +233,219 @@ def r3gan(gan, gamma=0.1, steps=None, lr=2e-4, ema=0.999):
     lr = check_number("lr", lr, low=0.0, low_open=True)
     if ema is not None:
         ema = check_number("ema", ema, low=0.0, high=1.0, high_open=True)
-    weight = gamma
-    if steps is not None:
-        weight = keras.optimizers.schedules.CosineDecay(gamma, steps, alpha=0.1)
-    gan.compile(
-        **_adam(lr, 0.0, 0.99),
-        loss=losses.RelativisticPairing(),
-        penalty=[penalties.R1(weight), penalties.R2(weight)],
-        tricks=None if ema is None else [tricks.GeneratorEMA(ema)],
-    )
+    gan.compile(**_adam(lr, 0.0, 0.99), **_r3gan_training(gamma, steps, ema))
     return gan
 
 
-NAMES = ("small_images", "limited_data", "mixtures_2d", "dcgan_seeds", "r3gan")
+def _r3gan_training(gamma, steps, ema):
+    """`compile`'s arguments for R3GAN's objective, besides the optimizers."""
+    weight = gamma
+    if steps is not None:
+        weight = keras.optimizers.schedules.CosineDecay(gamma, steps, alpha=0.1)
+    return {
+        "loss": losses.RelativisticPairing(),
+        "penalty": [penalties.R1(weight), penalties.R2(weight)],
+        "tricks": None if ema is None else [tricks.GeneratorEMA(ema)],
+    }
+
+
+NAMES = ("auto", "small_images", "limited_data", "mixtures_2d", "dcgan_seeds", "r3gan")
+
+
+# Fewer training images than this: `auto` adds consistency regularisation.
+FEW_IMAGES = 1000
+# `auto`'s rows: what each picks, and the evidence (FD in the digits
+# classifier's features unless said; benchmarks/results/auto.md).
+AUTO_ROWS = {
+    "points": (
+        "R3GAN's objective (relativistic pairing, R1 and R2 of weight 0.1, "
+        "cosine to a tenth over `steps`), Adam(2e-4, beta_1=0, beta_2=0.99), "
+        "the average (0.999)",
+        "the 2D mixtures at 40,000 steps: grid 25/25 modes, 83.3% high "
+        "quality; ring 8/8, 94.5% (modes.md)",
+    ),
+    "images": (
+        "one-sided label smoothing 0.1, the DiscriminatorLRBalancer (its warmup and window a fortieth of "
+        "`steps`, within 30-100 and 20-50), the average (0.99), Adam(2e-4, "
+        "beta_1=0.5)",
+        "digits, 1,160 steps: see the auto rows of auto.md",
+    ),
+    "few_images": (
+        "the images row with balanced consistency regularisation (bCR, "
+        "weight 10 on real and fake translations)",
+        "10% of the digits (180 images): see the auto rows of auto.md",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """What `auto` picks for a GAN and its data, and why.
+
+    Attributes:
+        row: `"points"`, `"images"` or `"few_images"`: the row of `auto`'s
+            table.
+        facts: dict. What `auto` saw: `samples` (`"vectors"` or
+            `"images"`), `shape`, `count` (training samples, None when the
+            data does not say), `conditional`, `steps`.
+        picks: str. The tricks and optimizers of the row.
+        evidence: str. Where the row was measured.
+    """
+
+    row: str
+    facts: dict
+    picks: str
+    evidence: str
+
+    def __str__(self):
+        facts = self.facts
+        count = "an unknown number of" if facts["count"] is None else facts["count"]
+        shape = "x".join(str(d) for d in facts["shape"])
+        saw = f"{count} {facts['samples']} of shape {shape}"
+        if facts["conditional"]:
+            saw += ", conditional"
+        if facts["steps"] is not None:
+            saw += f", {facts['steps']} steps"
+        return f"auto: {saw}: the {self.row} row: {self.picks}"
+
+
+def count_samples(data):
+    """The number of training samples in `data`, or None when it cannot
+    be told without reading it.
+
+    `data`: an int (the count itself), an array (its first dimension), a
+    tuple or list whose first item is one (`(x, y)`), a `torch` data loader
+    (its data set's length), a data set from `kgt.datasets.image_folder`
+    or `keras.utils.image_dataset_from_directory` (its `file_paths`), an
+    unbatched `tf.data.Dataset` of known cardinality, or anything else
+    (None: another batched `tf.data.Dataset`, a `keras.utils.PyDataset`, a
+    generator).
+    """
+    if isinstance(data, (str, bytes, bool)):
+        raise TypeError(
+            "`data` must be training data or the number of samples. "
+            f"Received: data={data!r}"
+        )
+    if isinstance(data, int):
+        return check_int("data", data, low=1)
+    if isinstance(data, (tuple, list)) and data:
+        data = data[0]
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape) and shape[0] is not None:
+        return int(shape[0])
+    loader = getattr(data, "dataset", None)
+    if loader is not None and hasattr(loader, "__len__"):
+        return len(loader)
+    files = getattr(data, "file_paths", None)  # image_folder, Keras's loader
+    if isinstance(files, (list, tuple)) and files:
+        return len(files)
+    return _dataset_count(data)
+
+
+def _dataset_count(data):
+    """An unbatched `tf.data.Dataset`'s known cardinality, else None."""
+    cardinality = getattr(data, "cardinality", None)
+    spec = getattr(data, "element_spec", None)
+    if cardinality is None or spec is None:
+        return None
+    while isinstance(spec, (tuple, list)) and spec:
+        spec = spec[0]
+    shape = getattr(spec, "shape", None)
+    if shape is None or (len(shape) and shape[0] is None):
+        return None  # batched: its cardinality counts batches
+    count = int(cardinality())
+    return count if count > 0 else None
+
+
+def choose(gan, data=None, steps=None):
+    """What `auto` picks for `gan` and `data`: a `Choice` (its `str` is a
+    line for a log). Arguments as `auto`'s."""
+    shape = tuple(gan.sample_shape)
+    count = None if data is None else count_samples(data)
+    steps = None if steps is None else check_int("steps", steps, low=1)
+    images = len(shape) == 3
+    row = "points"
+    if images:
+        row = "few_images" if count is not None and count < FEW_IMAGES else "images"
+    facts = {
+        "samples": "images" if images else "vectors",
+        "shape": shape,
+        "count": count,
+        "conditional": gan.condition_shape is not None,
+        "steps": steps,
+    }
+    return Choice(row, facts, *AUTO_ROWS[row])
+
+
+def auto(gan, data=None, steps=None, d_optimizer=None, g_optimizer=None):
+    """The default: the measured set for what the GAN and the data are,
+    adapting to the run as it trains.
+
+    It reads the facts it can see (vectors or images and their shape, the
+    number of training samples in `data`, conditional or not, the planned
+    `steps`), picks the row of the table below that was measured best for
+    them, and compiles `gan` with it; the feedback loops in the row adapt
+    it during training (the balancer lowers D's rate while D's ranking
+    accuracy runs ahead; on the points, the penalties decay with the
+    plan). Every fit runs `kgt.callbacks.Alarms`: when a controller reaches
+    its bound (the balancer at its lowest rate or D certain; D's rate 100x
+    G's is said within the first tenth of the fit), a
+    `kgt.tricks.TrainingAlarm` says what it saw and what to change.
+
+    | facts | row | picks |
+    |---|---|---|
+    | vectors (a 1D sample shape, e.g. 2D points) | `points` | R3GAN's objective: relativistic pairing, R1 and R2 of weight 0.1 (cosine to a tenth over `steps`), Adam(2e-4, 0, 0.99), the average (0.999) |
+    | images, 1,000 or more (or their number unknown) | `images` | one-sided label smoothing 0.1, the `DiscriminatorLRBalancer` (warmup and window a fortieth of `steps`), the average (0.99), Adam(2e-4, 0.5) |
+    | images, fewer than 1,000 | `few_images` | the images row and bCR (weight 10) |
+
+    Evidence (`benchmarks/results/auto.md`: chosen on seeds 0-2 and one
+    pick of the small data, confirmed on seeds 3-5 and another pick):
+    see that page's summary table; the points row is `r3gan`'s
+    (`modes.md`). A conditional GAN gets the same rows (not measured
+    apart).
+
+    Args:
+        gan: `kgt.GAN`, built, not yet trained.
+        data: the training data (an array, `(x, y)`, a `torch` data
+            loader, an unbatched `tf.data.Dataset`), or the number of
+            training samples, or None (unknown: the `images` row for
+            images). See `count_samples`.
+        steps: int >= 1, or None. The planned training steps (the points
+            row's penalty decays over them; None keeps it fixed).
+        d_optimizer: `keras.optimizers.Optimizer` or None. D's optimizer
+            instead of the row's (the row's tricks stay).
+        g_optimizer: Same, for G.
+
+    Returns:
+        `gan`, compiled. `choose(gan, data, steps)` says what was picked.
+    """
+    choice = choose(gan, data, steps)
+    optimizers = _adam(2e-4, 0.0, 0.99) if choice.row == "points" else _adam(2e-4, 0.5)
+    if d_optimizer is not None:
+        optimizers["d_optimizer"] = d_optimizer
+    if g_optimizer is not None:
+        optimizers["g_optimizer"] = g_optimizer
+    if choice.row == "points":
+        gan.compile(**optimizers, **_r3gan_training(0.1, choice.facts["steps"], 0.999))
+        return gan
+    chosen = [_sized_balancer(choice.facts["steps"]), tricks.GeneratorEMA(0.99)]
+    if choice.row == "few_images":
+        chosen.insert(0, augment.ConsistencyRegularization(10.0, 10.0, seed=gan.seed))
+    gan.compile(**optimizers, label_policy=labels.OneSidedSmoothing(0.1), tricks=chosen)
+    return gan
+
+
+def _sized_balancer(steps):
+    """The balancer, its warmup and window a fortieth of the plan (at its
+    defaults, 100 and 50 steps, when longer or unknown; at least 30 and
+    20): a D that ranks every pair right from the start is then said
+    within the first tenth of the fit."""
+    if steps is None:
+        return tricks.DiscriminatorLRBalancer()
+    size = steps // 40
+    return tricks.DiscriminatorLRBalancer(
+        warmup=min(100, max(30, size)), patience=min(50, max(20, size))
+    )
 
 
 def get(name):

@@ -84,6 +84,9 @@ def test_the_balancer_at_its_lowest_rate_says_so_once():
     assert len(said) == 1, said  # once, though it lasts the whole fit
     message = said[0]
     assert message.startswith(f"{balancer.name} (lowest_rate, step ")
+    # Not before the fit's first tenth (200 steps planned), though the
+    # condition holds from its window's first end (step 10).
+    assert int(message.split("step ")[1].split(",")[0]) > 20
     assert "in 0.9" in message and "min_lr: 1e-09" in message  # what it saw
     assert "can lower D's rate no further" in message  # what it did
     assert "What to change: if D's learning rate started above G's" in message
@@ -102,6 +105,37 @@ def test_a_discriminator_that_is_always_right_is_said_to_be_certain():
     _, said = fit(gan, real)
     assert len(said) == 1 and "(d_certain," in said[0]
     assert "in 1.000 of pairs" in said[0] and "G's gradient fades" in said[0]
+
+
+def test_under_auto_a_certain_discriminator_is_said_within_a_tenth_of_the_fit():
+    """`kgt.recipes.auto` sizes the balancer's warmup and window to the plan
+    (30 steps of 1,200; at its defaults the first window ends at step 150)
+    and the balancer looks from the fit's first twentieth: a D right on
+    every pair from the start is said before step 120."""
+    real = np.full((1200 * 8, 4, 4, 1), 0.5, "float32")
+    gan = frozen_game(real, -0.5, shape=(4, 4, 1))
+    kgt.recipes.auto(
+        gan,
+        data=real,
+        steps=1200,
+        d_optimizer=keras.optimizers.SGD(1e-9),
+        g_optimizer=keras.optimizers.SGD(0.0),
+    )
+
+    class StopAt(keras.callbacks.Callback):  # the plan stays 1,200 steps
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 >= 130:
+                self.model.stop_training = True
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = gan.fit(real, batch_size=8, epochs=1, verbose=0, callbacks=[StopAt()])
+    said = [str(w.message) for w in caught if w.category is kgt.tricks.TrainingAlarm]
+    certain = [m for m in said if "(d_certain, step " in m]
+    assert len(certain) == 1, said
+    step = int(certain[0].split("(d_certain, step ")[1].split(",")[0])
+    assert 60 < step <= 120, said
+    assert certain[0] in history.history["alarms"][0]
 
 
 def test_adaptive_noise_at_its_maximum_says_so():

@@ -1,6 +1,9 @@
 """kgt.recipes: named settings with their evidence (CI runs this module on
 all three backends)."""
 
+import json
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -69,6 +72,101 @@ def test_each_recipe_configures_what_was_measured():
     assert "GeneratorEMA" not in _kinds(kgt.recipes.r3gan(_gan(), ema=None))
 
 
+def test_auto_picks_its_row_from_the_gan_and_the_data():
+    at = keras.ops.convert_to_numpy
+    # Vectors: R3GAN's objective, the penalties decaying over the plan.
+    gan = kgt.recipes.auto(_gan(), data=np.zeros((5000, 2)), steps=100)
+    assert isinstance(gan.loss, kgt.losses.RelativisticPairing)
+    r1, r2 = gan.penalty
+    assert float(at(r1.gamma(0))) == pytest.approx(0.1)
+    assert float(at(r2.gamma(100))) == pytest.approx(0.01)
+    (ema,) = [t for t in gan.tricks if isinstance(t, kgt.tricks.GeneratorEMA)]
+    assert ema.decay == 0.999 and gan.label_policy is None
+    assert float(gan.d_optimizer.beta_1) == 0.0
+    # Images: 1,000 or more, or their number unknown, the images row.
+    for data in (None, 1000, np.zeros((1000, 8, 8, 1), "float32")):
+        gan = kgt.recipes.auto(_image_gan(), data=data)
+        assert _kinds(gan) == ["DiscriminatorLRBalancer", "GeneratorEMA"]
+        assert gan.label_policy == kgt.labels.OneSidedSmoothing(0.1)
+        assert gan.tricks[1].decay == 0.99
+        # The balancer at its defaults when the plan is unknown.
+        assert (gan.tricks[0].warmup, gan.tricks[0].patience) == (100, 50)
+        assert isinstance(gan.loss, kgt.losses.NonSaturating)
+    # Fewer: bCR joins it, on the GAN's seed.
+    images = np.zeros((999, 8, 8, 1), "float32")
+    gan = kgt.recipes.auto(_image_gan(), data=(images, np.zeros(999)))
+    assert _kinds(gan) == [
+        "ConsistencyRegularization",
+        "DiscriminatorLRBalancer",
+        "GeneratorEMA",
+    ]
+    assert (gan.tricks[0].real_weight, gan.tricks[0].seed) == (10.0, 0)
+    # The balancer's warmup and window: a fortieth of the plan, bounded.
+    for steps, sized in ((1160, (30, 29)), (2400, (60, 50)), (200, (30, 20))):
+        (balancer,) = [
+            t
+            for t in kgt.recipes.auto(_image_gan(), steps=steps).tricks
+            if isinstance(t, kgt.tricks.DiscriminatorLRBalancer)
+        ]
+        assert (balancer.warmup, balancer.patience) == sized
+    choice = kgt.recipes.choose(_image_gan(), data=images, steps=50)
+    assert choice.row == "few_images" and choice.facts["count"] == 999
+    assert str(choice).startswith(
+        "auto: 999 images of shape 8x8x1, 50 steps: the few_images row: "
+        "the images row with balanced consistency"
+    )
+    assert "an unknown number of vectors of shape 2" in str(kgt.recipes.choose(_gan()))
+
+
+def test_auto_on_vectors_compiles_exactly_the_r3gan_recipe():
+    """So `r3gan`'s measured rows on the mixtures are `auto`'s."""
+
+    def config(gan):
+        text = json.dumps(gan.get_compile_config(), sort_keys=True)
+        return re.sub(r'("name": "[a-z_]+?)(_\d+)?"', r'\1"', text)
+
+    auto = kgt.recipes.auto(_gan(), data=4096, steps=400)
+    assert config(auto) == config(kgt.recipes.r3gan(_gan(), steps=400))
+    assert config(auto) != config(kgt.recipes.r3gan(_gan(), steps=401))
+
+
+def test_auto_keeps_the_optimizers_it_is_given():
+    d, g = keras.optimizers.Adam(2e-3), keras.optimizers.SGD(1e-2)
+    gan = kgt.recipes.auto(_image_gan(), d_optimizer=d, g_optimizer=g)
+    assert gan.d_optimizer is d and gan.g_optimizer is g
+    gan = kgt.recipes.auto(_gan(), g_optimizer=keras.optimizers.SGD(1e-2))
+    assert float(gan.d_optimizer.beta_2) == pytest.approx(0.99)
+
+
+def test_auto_counts_the_samples_where_the_data_says():
+    count = kgt.recipes.count_samples
+    assert count(np.zeros((7, 3))) == 7 and count([np.zeros((5, 2)), None]) == 5
+    assert count(12) == 12
+
+    class Loader:  # a torch DataLoader's face: its data set has a length
+        dataset = list(range(40))
+
+    assert count(Loader()) == 40
+    assert count(iter([np.zeros((4, 2))])) is None  # a generator does not say
+    with pytest.raises(TypeError, match="data='images/'"):
+        count("images/")
+    with pytest.raises(ValueError, match="data=0"):
+        kgt.recipes.auto(_gan(), data=0)
+    with pytest.raises(ValueError, match="steps=0"):
+        kgt.recipes.auto(_gan(), steps=0)
+
+
+def test_auto_counts_an_unbatched_tf_dataset_not_a_batched_one():
+    tf = pytest.importorskip("tensorflow")
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((30, 8, 8, 1), "float32"))
+    assert kgt.recipes.count_samples(dataset) == 30
+    assert kgt.recipes.count_samples(dataset.batch(8)) is None
+    assert kgt.recipes.count_samples(dataset.filter(lambda x: True)) is None
+    batched = dataset.batch(8)
+    batched.file_paths = [f"{i}.png" for i in range(30)]  # as image_folder's
+    assert kgt.recipes.count_samples(batched) == 30
+
+
 @pytest.mark.parametrize("name", kgt.recipes.NAMES)
 def test_each_recipe_trains(name):
     kwargs = {} if name in ("small_images", "limited_data") else {"steps": 8}
@@ -102,9 +200,9 @@ def test_recipe_names_and_arguments_are_checked():
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--data", "ring"], "r3gan"),
-        (["--data", "grid"], "r3gan"),
-        (["--data", "digits"], "small_images"),
+        (["--data", "ring"], "auto"),
+        (["--data", "grid"], "auto"),
+        (["--data", "digits"], "auto"),
         (["--data", "ring", "--noisy-labels"], None),  # flags alone, as before
         (["--data", "ring", "--recipe", "none"], None),
         (["--data", "digits", "--recipe", "r3gan"], "r3gan"),

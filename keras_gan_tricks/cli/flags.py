@@ -15,7 +15,14 @@ LOSSES = (
     "relativistic_pairing",
 )
 # kgt.recipes.NAMES, named here so that --help imports no backend.
-RECIPES = ("small_images", "limited_data", "mixtures_2d", "dcgan_seeds", "r3gan")
+RECIPES = (
+    "auto",
+    "small_images",
+    "limited_data",
+    "mixtures_2d",
+    "dcgan_seeds",
+    "r3gan",
+)
 # The flags that configure training, which a recipe configures instead.
 TRICK_FLAGS = (
     "loss",
@@ -120,11 +127,11 @@ def add_train(sub):
     add_trick_flags(train)
     train.add_argument(
         "--recipe",
-        choices=("auto", "none", *RECIPES),
+        choices=(*RECIPES, "none"),
         default="auto",
-        help="kgt.recipes: auto = the best measured for the data (r3gan "
-        "for ring/grid, small_images for images) unless a trick flag is given; "
-        "none = only the trick flags",
+        help="kgt.recipes: auto (the default) = kgt.recipes.auto, the set "
+        "measured best for the data's kind and size, unless a trick flag is "
+        "given; none = only the trick flags",
     )
     train.add_argument(
         "--arch",

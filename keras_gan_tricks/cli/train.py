@@ -235,9 +235,7 @@ def choose_recipe(args):
     if args.recipe == "none":
         return None
     if args.recipe == "auto":
-        if given:
-            return None
-        return "r3gan" if args.data in MIXTURES else "small_images"
+        return None if given else "auto"
     if given:
         raise UsageError(
             f"--recipe {args.recipe} sets the training itself; drop "
@@ -257,10 +255,14 @@ def apply_recipe(gan, recipe, args, data):
     steps = args.epochs * -(-data.size // args.batch_size)
     options = {"mixtures_2d": {"steps": steps}, "dcgan_seeds": {"steps": steps}}
     options["r3gan"] = {"steps": steps}
+    options["auto"] = {"data": data.size, "steps": steps}
     if recipe == "mixtures_2d" and args.data in MIXTURE_NOISE:
         options[recipe]["noise"] = MIXTURE_NOISE[args.data]
     kgt.recipes.get(recipe)(gan, **options.get(recipe, {}))
-    print(f"recipe: {recipe} (kgt.recipes.{recipe})")
+    if recipe == "auto":
+        print(f"recipe: {kgt.recipes.choose(gan, **options['auto'])}")
+    else:
+        print(f"recipe: {recipe} (kgt.recipes.{recipe})")
 
 
 def compile_from_flags(gan, args, callbacks):

@@ -21,6 +21,8 @@ BALANCER_CHANGES = "lr_balancer_changes"
 BALANCER_CONTROL = "lr_balancer_control"
 # D's ranking accuracy that counts as D telling real from fake every time.
 CERTAIN = 0.98
+# The fewest steps before the alarms look (see `alarm`).
+ALARM_AFTER = 50
 
 
 @register
@@ -359,17 +361,29 @@ class DiscriminatorLRBalancer(Trick):
         return {"d_lr": self._d_lr, "d_rank": self._signal}
 
     def fit_begin(self, gan, steps):
-        del gan, steps
+        del gan
         self._lowest = float(ops.convert_to_numpy(self._min_lr()))
+        # The alarms look after `warmup` and a first window, or after the
+        # fit's first twentieth (at least ALARM_AFTER steps) when that is
+        # sooner: D at 100x G's rate is said within a tenth of the fit.
+        # D at its lowest rate but not certain is said after the first
+        # tenth: early on, D leads any G (10% of the digits: from step 80).
+        self._quiet_until = self._lowest_after = self.warmup + self.patience
+        if steps:
+            self._quiet_until = min(self._quiet_until, max(ALARM_AFTER, steps // 20))
+            self._lowest_after = max(self._lowest_after, steps // 10)
 
     def alarm(self, step, logs):
         """D ranking nearly every pair right (`d_certain`), or D clearly
         ahead (a quarter of the way from `target` to 1) with its rate at the
         lowest the balancer may set (`lowest_rate`);
         after `warmup` (a fresh generator's samples are noise that any D
-        tells apart) and a first full window."""
+        tells apart) and a first full window, or after the fit's first
+        twentieth when that is sooner (never before step 50: on the digits
+        a fresh D ranks every pair right for the first 20-40 steps)."""
         rank, lr = logs.get("d_rank"), logs.get("d_lr")
-        if self.target >= 1.0 or lr is None or step <= self.warmup + self.patience:
+        quiet_until = getattr(self, "_quiet_until", self.warmup + self.patience)
+        if self.target >= 1.0 or lr is None or step <= quiet_until:
             return None
         saw = (
             f"D ranks a real sample above a fake one in {rank:.3f} of pairs "
@@ -395,7 +409,8 @@ class DiscriminatorLRBalancer(Trick):
             )
         lowest = getattr(self, "_lowest", None)
         clearly = self.target + (1.0 - self.target) / 4  # not a wobble at target
-        if lowest and lr <= lowest * 1.001 and ahead(rank, clearly):
+        late = step > getattr(self, "_lowest_after", 0)
+        if late and lowest and lr <= lowest * 1.001 and ahead(rank, clearly):
             return Alarm(
                 "lowest_rate",
                 saw + f", the lowest it may set (min_lr: {lowest:.3g})",
