@@ -7,8 +7,9 @@ networks):
     tricks   the first demo's: one-sided label smoothing 0.1, instance
              noise 0.2 decayed to 0 over the first half, the discriminator
              learning-rate balancer, generator EMA (0.99)
-    small_images, dcgan_seeds, r3gan
-             the kgt.recipes of these names (--settings; not by default)
+    auto, small_images, dcgan_seeds, r3gan
+             the kgt.recipes of these names (--settings; not by default;
+             auto is told the data and the planned steps)
 
 Digits: Frechet distance in the digits classifier's features (10,000
 generated vs all real, and at matched sizes with the real-vs-real floor),
@@ -30,7 +31,7 @@ import numpy as np
 from _common import mean_se, parse_args, write_json
 
 # vanilla, the 0.1.0 demo's tricks, and kgt.recipes' image recipes.
-SETTINGS = ("vanilla", "tricks", "small_images", "dcgan_seeds", "r3gan")
+SETTINGS = ("vanilla", "tricks", "auto", "small_images", "dcgan_seeds", "r3gan")
 
 
 def _parse(argv):
@@ -90,6 +91,8 @@ def train(setting, images, seed, epochs):
     )
     if setting in kgt.recipes.NAMES:
         options = {} if setting == "small_images" else {"steps": steps}
+        if setting == "auto":
+            options["data"] = images
         kgt.recipes.get(setting)(gan, **options)
     else:
         gan.compile(label_policy=kgt.labels.OneSidedSmoothing(0.1) if tricks else None)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import keras_gan_tricks as kgt
 from keras_gan_tricks import cli
 from keras_gan_tricks.cli import flags, output, silence
 
@@ -273,3 +274,17 @@ def test_the_2d_picture_draws_the_real_modes_beside_the_samples(tmp_path):
     red, grey = colours(both)
     assert red > 50 and grey > 50
     assert colours(alone)[0] < red / 10
+
+
+def test_train_says_what_auto_picked(tmp_path, capsys):
+    """The default recipe, `auto`, prints the facts it read and its row."""
+    out = tmp_path / "ring"
+    argv = ["train", "--data", "ring", "--limit", "200", "--epochs", "1"]
+    assert cli.main([*argv, "--batch-size", "100", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "recipe: auto: 200 vectors of shape 2, 2 steps: the points row: "
+        "R3GAN's objective" in printed
+    )
+    gan = keras.saving.load_model(out / "gan.keras")
+    assert isinstance(gan.loss, kgt.losses.RelativisticPairing)

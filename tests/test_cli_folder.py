@@ -40,6 +40,17 @@ def test_a_folder_trains_and_leaves_every_file(run, capsys):
     assert Image.open(out / "training.png").size[0] > 100
 
 
+def test_the_default_recipe_is_auto_for_the_folders_size_and_plan(run):
+    """300 images for 10 steps: `kgt.recipes.auto`'s images row (bCR joins
+    few images only for plans of 2,000 steps or more)."""
+    _, out = run
+    gan = keras.saving.load_model(out / "gan.keras")
+    kinds = [type(t).__name__ for t in gan.tricks]
+    assert kinds == ["DiscriminatorLRBalancer", "GeneratorEMA"]
+    assert gan.label_policy == kgt.labels.OneSidedSmoothing(0.1)
+    assert (gan.tricks[0].warmup, gan.tricks[0].patience) == (30, 20)
+
+
 def test_the_figures_come_from_a_classifier_of_the_folders_labels(run):
     _, out = run
     metrics = json.loads((out / "metrics.json").read_text())

@@ -92,9 +92,13 @@ def test_auto_picks_its_row_from_the_gan_and_the_data():
         # The balancer at its defaults when the plan is unknown.
         assert (gan.tricks[0].warmup, gan.tricks[0].patience) == (100, 50)
         assert isinstance(gan.loss, kgt.losses.NonSaturating)
-    # Fewer: bCR joins it, on the GAN's seed.
+    # Fewer, for a short or unknown plan: the images row still.
     images = np.zeros((999, 8, 8, 1), "float32")
-    gan = kgt.recipes.auto(_image_gan(), data=(images, np.zeros(999)))
+    for steps in (None, 1999):
+        gan = kgt.recipes.auto(_image_gan(), data=images, steps=steps)
+        assert _kinds(gan) == ["DiscriminatorLRBalancer", "GeneratorEMA"]
+    # Fewer for 2,000 steps or more: bCR joins it, on the GAN's seed.
+    gan = kgt.recipes.auto(_image_gan(), data=(images, np.zeros(999)), steps=2000)
     assert _kinds(gan) == [
         "ConsistencyRegularization",
         "DiscriminatorLRBalancer",
@@ -109,11 +113,15 @@ def test_auto_picks_its_row_from_the_gan_and_the_data():
             if isinstance(t, kgt.tricks.DiscriminatorLRBalancer)
         ]
         assert (balancer.warmup, balancer.patience) == sized
-    choice = kgt.recipes.choose(_image_gan(), data=images, steps=50)
+    choice = kgt.recipes.choose(_image_gan(), data=images, steps=5000)
     assert choice.row == "few_images" and choice.facts["count"] == 999
     assert str(choice).startswith(
-        "auto: 999 images of shape 8x8x1, 50 steps: the few_images row: "
-        "the images row with balanced consistency"
+        "auto: 999 images of shape 8x8x1, 5000 steps: the few_images row: "
+        "one-sided label smoothing 0.1, the DiscriminatorLRBalancer"
+    )
+    assert str(choice).endswith(
+        "and balanced consistency regularisation (bCR, "
+        "weight 10 on real and fake translations)"
     )
     assert "an unknown number of vectors of shape 2" in str(kgt.recipes.choose(_gan()))
 
