@@ -57,11 +57,19 @@ Remedies (not every one applies to every scenario):
                     itself samples
     bcr_ema         bCR with the generator's average (EMA 0.99)
     bcr_recipe      the adaptive recipe (kgt.recipes.small_images) with bCR
+    quiet_recipe    one-sided smoothing 0.1, the balancer (defaults), EMA 0.99
+    auto            kgt.recipes.auto at the scenario's learning rates, told
+                    the data's size and the planned steps
+    auto_unsized    auto not told the steps (the balancer at its defaults)
+    auto_no_noise   auto without kgt.layers.AdaptiveInstanceNoise (auto had
+                    it while being chosen: the same as auto now)
+    auto_low_noise  auto with the adaptive noise at maximum 0.25
 
     python benchmarks/failures.py                   # full: 3 seeds
     python benchmarks/failures.py --quick           # under three minutes
     python benchmarks/failures.py --scenarios d_lr_10x --remedies vanilla balancer
     python benchmarks/failures.py --json out.json
+    python benchmarks/failures.py --first-seed 3 --pick 1   # other seeds, another subset
     python benchmarks/failures.py --from-json a.json b.json   # pool and print
 """
 
