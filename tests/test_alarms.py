@@ -226,11 +226,14 @@ def test_your_own_alarms_settings_and_your_own_tricks_alarm():
     assert said == []  # warn=False: recorded only
     [raised] = listener.raised
     # Looked at every 5 steps (from step 5); said once it had lasted 30, at
-    # step 30 (35 on JAX if its callback threads took step 30 before 25).
-    step = raised["step"]
-    assert step in (30, 35) and raised["epoch"] == 3
+    # step 30 (a look or two later on JAX if its callback threads took step
+    # 30 before 25 or 20), in the epoch it was said in (10 steps each).
+    step, epoch = raised["step"], raised["epoch"]
+    assert step in (30, 35, 40) and epoch in (3, 4)
     assert raised["message"] == (
         f"stuck_trick (stuck, step {step}, for {step} steps): it saw d_loss. it "
         "did nothing. What to change: x"
     )
-    assert history.history["alarms"] == ["", "", raised["message"], "", ""]
+    expected = ["", "", "", "", ""]
+    expected[epoch - 1] = raised["message"]
+    assert history.history["alarms"] == expected
