@@ -159,19 +159,32 @@ class Alarms(keras.callbacks.Callback):
                 looks[step] = None if alarm is None else alarm.kind
                 if alarm is None or (source, alarm.kind) in self._said:
                     continue
-                first = step  # the first look of the run this one ends
-                while looks.get(first - self._every) == alarm.kind:
-                    first -= self._every
-                lasted = step - first + self._every
-                if lasted >= self._patience:
+                reached = self._reached(looks, step, alarm.kind)
+                if reached is not None:
                     self._said.add((source, alarm.kind))
-                    self._sound(source, alarm, step, lasted)
+                    self._sound(source, alarm, *reached)
+
+    def _reached(self, looks, step, kind):
+        """`(step, lasted)` where the run of looks of `kind` through `step`
+        first lasted `patience`, or None. The run is read both ways from
+        `step`: on JAX the looks arrive in any order, and the step said is
+        the same whatever the order."""
+        first = last = step
+        while looks.get(first - self._every) == kind:
+            first -= self._every
+        while looks.get(last + self._every) == kind:
+            last += self._every
+        for at in range(first, last + 1, self._every):
+            if at - first + self._every >= self._patience:
+                return at, at - first + self._every
+        return None
 
     def _sound(self, source, alarm, step, lasted):
         message = alarm.message(source, step, lasted)
+        per_epoch = self.params.get("steps")
         self.raised.append(
             {
-                "epoch": self._epoch + 1,
+                "epoch": (step - 1) // per_epoch + 1 if per_epoch else self._epoch + 1,
                 "step": step,
                 "source": source,
                 "kind": alarm.kind,
