@@ -282,7 +282,8 @@ AUTO_ROWS = {
         _IMAGES_PICKS + ", and balanced consistency regularisation (bCR, "
         "weight 10 on real and fake translations)",
         "180 of the digits, 3,480 steps: FD 8.37 against vanilla's 18.6 "
-        "(seeds 0-2; auto.md)",
+        "(seeds 0-2); on another pick 10.2 against 13.6, where limited_data "
+        "reaches 9.48 (seeds 3-5; auto.md)",
     ),
 }
 
@@ -414,7 +415,8 @@ def auto(gan, data=None, steps=None, d_optimizer=None, g_optimizer=None):
     6.50); D's rate 10x G's 11.9 against 64.0 (`small_images` 14.7); 100x
     37.0 against 36.9, said at step 80 of 1,160 (`small_images` 43.3: its
     adaptive noise, left out here, sat at its maximum); 180 digits for
-    3,480 steps 8.37 against 18.6 (seeds 0-2); for 1,160 steps bCR lost
+    3,480 steps 8.37 against 18.6 (seeds 0-2; on another pick 10.2 against
+    13.6, behind `limited_data`'s 9.48); for 1,160 steps bCR lost
     (14.0 with it, 11.5 without), hence the plan in the rule. The points
     row is `r3gan`'s (`modes.md`; a test holds the compiles equal). A
     conditional GAN gets the same rows (not measured apart).
